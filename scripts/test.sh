@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against a real PostgreSQL (see scripts/ensure-postgres.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-postgres.sh
+cargo test --workspace --all-targets "$@"
+cargo test --workspace --doc

@@ -1,0 +1,108 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use sea_orm::DbErr;
+
+use crate::{NameError, TenantName};
+
+/// Everything that can go wrong in sea-tenant. Variants about one tenant carry its name,
+/// so a report over thousands of tenants says which one failed and why.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value is not a valid tenant schema name; nothing was created for it.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+
+    /// The tenant's schema does not exist.
+    #[error("tenant {tenant}: schema {quoted} does not exist", quoted = tenant.quoted())]
+    MissingSchema {
+        /// The tenant.
+        tenant: TenantName,
+    },
+
+    /// A schema with the tenant's name exists already.
+    #[error("tenant {tenant}: schema {quoted} already exists", quoted = tenant.quoted())]
+    SchemaExists {
+        /// The tenant.
+        tenant: TenantName,
+    },
+
+    /// A migration's `up` or `down` failed; its transaction was rolled back.
+    #[error("tenant {tenant}: migration {migration} failed: {source}")]
+    Migration {
+        /// The tenant.
+        tenant: TenantName,
+        /// The migration's name.
+        migration: String,
+        /// What the database said.
+        #[source]
+        source: DbErr,
+    },
+
+    /// The tenant's version table lists a migration the migration set does not have.
+    #[error("tenant {tenant}: applied migration {version} is not in the migration set")]
+    UnknownMigration {
+        /// The tenant.
+        tenant: TenantName,
+        /// The version recorded in the tenant's version table.
+        version: String,
+    },
+
+    /// A database error while working on one tenant, outside any migration.
+    #[error("tenant {tenant}: {source}")]
+    Tenant {
+        /// The tenant.
+        tenant: TenantName,
+        /// What the database said.
+        #[source]
+        source: DbErr,
+    },
+
+    /// The `all_tenants` callback failed.
+    #[error("listing tenants failed: {0}")]
+    AllTenants(#[source] DbErr),
+
+    /// A database error not tied to one tenant.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+
+    /// Reading or writing a file (the migration generator).
+    #[error("{path}: {source}", path = path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The migration generator cannot do what was asked.
+    #[error("generate: {0}")]
+    Generate(String),
+}
+
+impl Error {
+    /// The tenant this error is about, if it is about one.
+    pub fn tenant(&self) -> Option<&TenantName> {
+        match self {
+            Error::MissingSchema { tenant }
+            | Error::SchemaExists { tenant }
+            | Error::Migration { tenant, .. }
+            | Error::UnknownMigration { tenant, .. }
+            | Error::Tenant { tenant, .. } => Some(tenant),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn tenant_db(tenant: &TenantName) -> impl FnOnce(DbErr) -> Error + '_ {
+        move |source| Error::Tenant {
+            tenant: tenant.clone(),
+            source,
+        }
+    }
+}
+
+/// `Result` with sea-tenant's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
