@@ -246,15 +246,27 @@ mod tests {
         ));
         assert!(matches!(
             TenantName::new("Org"),
-            Err(NameError::InvalidChar { ch: 'O', index: 0, .. })
+            Err(NameError::InvalidChar {
+                ch: 'O',
+                index: 0,
+                ..
+            })
         ));
         assert!(matches!(
             TenantName::new("7org"),
-            Err(NameError::InvalidChar { ch: '7', index: 0, .. })
+            Err(NameError::InvalidChar {
+                ch: '7',
+                index: 0,
+                ..
+            })
         ));
         assert!(matches!(
             TenantName::new("a\"b"),
-            Err(NameError::InvalidChar { ch: '"', index: 1, .. })
+            Err(NameError::InvalidChar {
+                ch: '"',
+                index: 1,
+                ..
+            })
         ));
         assert!(matches!(
             TenantName::new("a;b"),
@@ -262,7 +274,11 @@ mod tests {
         ));
         assert!(matches!(
             TenantName::new("café"),
-            Err(NameError::InvalidChar { ch: 'é', index: 3, .. })
+            Err(NameError::InvalidChar {
+                ch: 'é',
+                index: 3,
+                ..
+            })
         ));
         assert!(matches!(
             TenantName::new("pg_x"),

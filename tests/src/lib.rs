@@ -4,6 +4,8 @@
 //! Each [`TestDb`] is a database of its own with a unique name, dropped when the value is
 //! dropped (also when the test panics), so tests run in parallel and can be rerun.
 
+pub mod fixtures;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -191,7 +193,9 @@ pub async fn catalog_dump(db: &impl ConnectionTrait, schema: &str) -> Vec<String
     lines.extend(
         strings(
             db,
-            &format!("SELECT format('index %s', indexdef) FROM pg_indexes WHERE schemaname = '{lit}'"),
+            &format!(
+                "SELECT format('index %s', indexdef) FROM pg_indexes WHERE schemaname = '{lit}'"
+            ),
         )
         .await,
     );
@@ -222,7 +226,10 @@ pub async fn pooled_search_paths(db: &DatabaseConnection, n: usize) -> Vec<Strin
 
 /// The server's default `search_path` (the value a fresh session starts with).
 pub async fn default_search_path(db: &impl ConnectionTrait) -> String {
-    strings(db, "SELECT reset_val FROM pg_settings WHERE name = 'search_path'")
-        .await
-        .remove(0)
+    strings(
+        db,
+        "SELECT reset_val FROM pg_settings WHERE name = 'search_path'",
+    )
+    .await
+    .remove(0)
 }
