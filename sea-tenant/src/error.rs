@@ -60,6 +60,13 @@ pub enum Error {
         source: DbErr,
     },
 
+    /// A tenant was selected (`--tenant`) that `all_tenants` does not list.
+    #[error("tenant {tenant:?} is not listed by all_tenants")]
+    NotListed {
+        /// The selected name, as given.
+        tenant: String,
+    },
+
     /// The `all_tenants` callback failed.
     #[error("listing tenants failed: {0}")]
     AllTenants(#[source] DbErr),

@@ -1,0 +1,86 @@
+//! Batched look-ups of many tenants' state: two or three queries per batch of tenants instead
+//! of a round trip per tenant per migration, which is what keeps `status` and a no-op `up`
+//! fast at 10,000 tenants.
+
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+use crate::TenantName;
+use crate::name::quote_literal;
+use crate::version_table::VersionTable;
+
+/// A statement that names ~4,300 tables fails with "out of shared memory" under the default
+/// `max_locks_per_transaction`; one table per tenant, 500 per statement, stays well clear.
+pub(crate) const VERSION_QUERY_BATCH: usize = 500;
+
+/// What the catalog and the version table say about one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TenantState {
+    pub schema_exists: bool,
+    pub has_version_table: bool,
+    /// Recorded versions, sorted.
+    pub applied: Vec<String>,
+}
+
+/// Loads the state of every tenant in `tenants`, in order.
+pub(crate) async fn load_states(
+    conn: &impl ConnectionTrait,
+    tenants: &[TenantName],
+    table: &str,
+) -> Result<Vec<TenantState>, DbErr> {
+    let mut states = vec![TenantState::default(); tenants.len()];
+    if tenants.is_empty() {
+        return Ok(states);
+    }
+    let backend = conn.get_database_backend();
+
+    // One catalog query for the whole batch; names are validated and quoted as literals.
+    let values = tenants
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("({i}, {})", t.literal()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT t.i, n.oid IS NOT NULL AS schema_exists, c.oid IS NOT NULL AS has_table \
+         FROM (VALUES {values}) AS t(i, name) \
+         LEFT JOIN pg_namespace n ON n.nspname = t.name \
+         LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = {table} AND c.relkind = 'r'",
+        table = quote_literal(table),
+    );
+    for row in conn
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?
+    {
+        let i: i32 = row.try_get("", "i")?;
+        let state = &mut states[i as usize];
+        state.schema_exists = row.try_get("", "schema_exists")?;
+        state.has_version_table = row.try_get("", "has_table")?;
+    }
+
+    let with_table: Vec<usize> = (0..tenants.len())
+        .filter(|&i| states[i].has_version_table)
+        .collect();
+    for batch in with_table.chunks(VERSION_QUERY_BATCH) {
+        let sql = batch
+            .iter()
+            .map(|&i| {
+                format!(
+                    "SELECT {i} AS i, version::text AS version FROM {}",
+                    VersionTable::new(&tenants[i], table).qualified()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        for row in conn
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?
+        {
+            let i: i32 = row.try_get("", "i")?;
+            states[i as usize].applied.push(row.try_get("", "version")?);
+        }
+    }
+    for state in &mut states {
+        state.applied.sort();
+    }
+    Ok(states)
+}

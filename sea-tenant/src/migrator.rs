@@ -1,0 +1,723 @@
+//! Running one sea-orm-migration set in every tenant schema.
+//!
+//! # How a tenant is migrated
+//! Each migration runs in its own transaction on a connection the migrator owns:
+//!
+//! 1. `BEGIN`
+//! 2. one round trip: `set_config('search_path', '"tenant"', true)` (transaction-local, so
+//!    nothing outlives the transaction), then `pg_advisory_xact_lock` keyed on the schema
+//!    (so two migrators never apply the same migration twice, while different tenants still
+//!    proceed in parallel), then, the first time only, `CREATE SCHEMA IF NOT EXISTS` and the
+//!    version table;
+//! 3. the version row is inserted with `ON CONFLICT DO NOTHING`; if another runner recorded it
+//!    while this one waited for the lock, nothing is inserted and the transaction is rolled
+//!    back;
+//! 4. the migration's `up` (or `down`, which deletes the row instead);
+//! 5. `COMMIT`. A failing migration rolls back with its version row: nothing half-applied.
+//!
+//! # How many tenants at once
+//! Tenants are cut into batches. A batch's state (does the schema exist, which versions are
+//! applied) is read with two or three queries for the whole batch, so `status` and a no-op `up`
+//! cost no round trip per tenant. Up to `concurrency` workers take batches, each on a
+//! dedicated connection built from the pool's connect options. Those connections never go back
+//! to the application's pool, and a worker replaces its connection after `recycle_after`
+//! tenants, because PostgreSQL keeps ~20 KB of catalog cache per table a backend has touched
+//! and never frees it.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbErr,
+    SqlxPostgresConnector, TransactionTrait,
+};
+use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
+use tracing::{debug, info, warn};
+
+use crate::catalog::{TenantState, load_states};
+use crate::name::quote_literal;
+use crate::progress::Progress;
+use crate::report::{MigrationState, Operation, Outcome, Report, TenantReport};
+use crate::version_table::{DEFAULT_VERSION_TABLE, VersionTable};
+use crate::{AllTenants, Error, Result, TenantName};
+
+/// The first key of sea-tenant's advisory locks (`pg_advisory_xact_lock(int4, int4)`); the
+/// second is `hashtext(schema)`. A hash collision only serialises two tenants, never merges
+/// their work.
+const LOCK_NAMESPACE: i32 = 0x5e7e_0001;
+
+/// The default number of tenants migrated at once.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// The default number of tenants a worker connection serves before it is replaced.
+pub const DEFAULT_RECYCLE_AFTER: usize = 250;
+
+/// The largest batch of tenants whose state is read together.
+const MAX_BATCH: usize = 500;
+
+/// Runs a tenant migration set (a sea-orm-migration [`MigratorTrait`]) in every tenant schema
+/// that an [`AllTenants`] source lists.
+///
+/// ```no_run
+/// use sea_orm::Database;
+/// use sea_tenant::{TenantMigrator, tenants};
+/// # mod tenant_migration {
+/// #     use sea_orm_migration::prelude::*;
+/// #     pub struct Migrator;
+/// #     impl MigratorTrait for Migrator {
+/// #         fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+/// #     }
+/// # }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = Database::connect("postgres://postgres@127.0.0.1/app").await?;
+/// let migrator = TenantMigrator::new(
+///     db,
+///     tenant_migration::Migrator,
+///     tenants::from_query("SELECT 'org_' || id FROM organization ORDER BY id"),
+/// )
+/// .concurrency(8);
+///
+/// let report = migrator.up(None).await?;
+/// println!("{report}");
+/// if !report.is_success() {
+///     std::process::exit(1);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TenantMigrator {
+    db: DatabaseConnection,
+    migrations: Arc<Vec<Box<dyn MigrationTrait>>>,
+    source: Arc<dyn AllTenants>,
+    version_table: String,
+    concurrency: usize,
+    recycle_after: usize,
+    fail_fast: bool,
+    create_missing: bool,
+    only: Vec<String>,
+    except: Vec<String>,
+    progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for TenantMigrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantMigrator")
+            .field("migrations", &self.migrations.len())
+            .field("version_table", &self.version_table)
+            .field("concurrency", &self.concurrency)
+            .field("recycle_after", &self.recycle_after)
+            .field("fail_fast", &self.fail_fast)
+            .field("create_missing", &self.create_missing)
+            .field("only", &self.only)
+            .field("except", &self.except)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantMigrator {
+    /// A migrator for the migration set `M` over the tenants `all_tenants` lists, using `db`
+    /// (a PostgreSQL pool) for `all_tenants` and as the template for its own connections.
+    pub fn new<M: MigratorTrait>(
+        db: DatabaseConnection,
+        _migrations: M,
+        all_tenants: impl AllTenants + 'static,
+    ) -> Self {
+        Self::with_migrations(db, M::migrations(), all_tenants)
+    }
+
+    fn with_migrations(
+        db: DatabaseConnection,
+        migrations: Vec<Box<dyn MigrationTrait>>,
+        all_tenants: impl AllTenants + 'static,
+    ) -> Self {
+        TenantMigrator {
+            db,
+            migrations: Arc::new(migrations),
+            source: Arc::new(all_tenants),
+            version_table: DEFAULT_VERSION_TABLE.to_owned(),
+            concurrency: DEFAULT_CONCURRENCY,
+            recycle_after: DEFAULT_RECYCLE_AFTER,
+            fail_fast: false,
+            create_missing: false,
+            only: Vec::new(),
+            except: Vec::new(),
+            progress: None,
+        }
+    }
+
+    /// The name of the version table inside each tenant schema
+    /// (default [`DEFAULT_VERSION_TABLE`]).
+    pub fn version_table(mut self, name: impl Into<String>) -> Self {
+        self.version_table = name.into();
+        self
+    }
+
+    /// How many tenants are migrated at once (default [`DEFAULT_CONCURRENCY`], at least 1).
+    /// The end state is the same as a sequential run's.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How many tenants a worker connection serves before it is closed and replaced
+    /// (default [`DEFAULT_RECYCLE_AFTER`]).
+    pub fn recycle_after(mut self, tenants: usize) -> Self {
+        self.recycle_after = tenants.max(1);
+        self
+    }
+
+    /// Stop starting new tenants after the first failure; the rest are reported as skipped.
+    pub fn fail_fast(mut self, yes: bool) -> Self {
+        self.fail_fast = yes;
+        self
+    }
+
+    /// Create a tenant's schema when it does not exist (for `up`, `fresh` and `refresh`),
+    /// instead of reporting it as missing.
+    pub fn create_missing(mut self, yes: bool) -> Self {
+        self.create_missing = yes;
+        self
+    }
+
+    /// Only run for these tenants (they must be listed by `all_tenants`).
+    pub fn only<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tenants: I) -> Self {
+        self.only = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Leave these tenants out.
+    pub fn except<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tenants: I) -> Self {
+        self.except = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Report progress, tenant by tenant.
+    pub fn progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The migrations' names, in order.
+    pub fn migration_names(&self) -> Vec<String> {
+        self.migrations
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect()
+    }
+
+    /// Applies pending migrations, at most `steps` per tenant.
+    pub async fn up(&self, steps: Option<u32>) -> Result<Report> {
+        self.run(Operation::Up(steps)).await
+    }
+
+    /// Rolls back the newest `steps` applied migrations per tenant; all when `None`.
+    pub async fn down(&self, steps: Option<u32>) -> Result<Report> {
+        self.run(Operation::Down(steps)).await
+    }
+
+    /// Reports each tenant's applied and pending migrations.
+    pub async fn status(&self) -> Result<Report> {
+        self.run(Operation::Status).await
+    }
+
+    /// Drops and recreates each tenant schema (`DROP SCHEMA … CASCADE`: everything in it is
+    /// lost), then applies every migration.
+    pub async fn fresh(&self) -> Result<Report> {
+        self.run(Operation::Fresh).await
+    }
+
+    /// Rolls back every migration, then applies every migration.
+    pub async fn refresh(&self) -> Result<Report> {
+        self.run(Operation::Refresh).await
+    }
+
+    /// Rolls back every migration.
+    pub async fn reset(&self) -> Result<Report> {
+        self.run(Operation::Reset).await
+    }
+
+    /// Runs `operation` over the selected tenants. The `Err` case is for failures that concern
+    /// the whole run (listing the tenants, a bad selection); per-tenant failures are in the
+    /// report.
+    pub async fn run(&self, operation: Operation) -> Result<Report> {
+        let listed = self
+            .source
+            .all_tenants(&self.db)
+            .await
+            .map_err(Error::AllTenants)?;
+        let selected = self.select(listed)?;
+        Ok(self.run_on(operation, selected).await)
+    }
+
+    /// Creates the tenant's schema if it is missing and applies its pending migrations,
+    /// without consulting `all_tenants`. Repairs tenants whose owner rows were inserted without
+    /// hooks (`insert_many`).
+    pub async fn ensure_tenant(&self, tenant: &TenantName) -> Result<Outcome> {
+        let migrator = self.clone().create_missing(true);
+        let mut report = migrator
+            .run_on(Operation::Up(None), vec![tenant.as_str().to_owned()])
+            .await;
+        match report.tenants.pop().map(|t| t.outcome) {
+            Some(Outcome::Failed { error, .. }) => Err(error),
+            Some(outcome) => Ok(outcome),
+            None => Ok(Outcome::UpToDate),
+        }
+    }
+
+    /// Applies `only` and `except`, dropping duplicates but keeping the listed order.
+    fn select(&self, listed: Vec<String>) -> Result<Vec<String>> {
+        let mut seen = HashSet::new();
+        let listed: Vec<String> = listed
+            .into_iter()
+            .filter(|t| seen.insert(t.clone()))
+            .collect();
+        if let Some(unknown) = self.only.iter().find(|t| !seen.contains(*t)) {
+            return Err(Error::NotListed {
+                tenant: unknown.clone(),
+            });
+        }
+        Ok(listed
+            .into_iter()
+            .filter(|t| self.only.is_empty() || self.only.contains(t))
+            .filter(|t| !self.except.contains(t))
+            .collect())
+    }
+
+    async fn run_on(&self, operation: Operation, tenants: Vec<String>) -> Report {
+        if let Some(progress) = &self.progress {
+            progress.start(operation, tenants.len());
+        }
+        let mut outcomes: Vec<Option<Outcome>> = tenants.iter().map(|_| None).collect();
+        let mut valid = Vec::new();
+        for (i, raw) in tenants.iter().enumerate() {
+            match TenantName::new(raw.as_str()) {
+                Ok(name) => valid.push((i, name)),
+                Err(error) => {
+                    warn!(tenant = %raw.escape_debug(), %error, "not a valid tenant name; skipped");
+                    let outcome = failed(error.into());
+                    self.report_progress(raw, &outcome);
+                    outcomes[i] = Some(outcome);
+                }
+            }
+        }
+
+        let batch = valid.len().div_ceil(self.concurrency).clamp(1, MAX_BATCH);
+        let queue: Mutex<VecDeque<Vec<(usize, TenantName)>>> =
+            Mutex::new(valid.chunks(batch).map(<[_]>::to_vec).collect());
+        let workers = self.concurrency.min(valid.len().div_ceil(batch)).max(1);
+        let stop = AtomicBool::new(false);
+        let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(0..workers)
+            .map(|_| self.worker(operation, &queue, &stop))
+            .buffer_unordered(workers)
+            .collect()
+            .await;
+        for (i, outcome) in results.into_iter().flatten() {
+            outcomes[i] = Some(outcome);
+        }
+
+        let report = Report {
+            operation,
+            tenants: tenants
+                .into_iter()
+                .zip(outcomes)
+                .map(|(tenant, outcome)| TenantReport {
+                    tenant,
+                    outcome: outcome.unwrap_or(Outcome::Skipped),
+                })
+                .collect(),
+        };
+        info!(summary = %report.summary(), "tenant migration run finished");
+        if let Some(progress) = &self.progress {
+            progress.finish(&report);
+        }
+        report
+    }
+
+    fn report_progress(&self, tenant: &str, outcome: &Outcome) {
+        if let Some(progress) = &self.progress {
+            progress.tenant_done(tenant, outcome);
+        }
+    }
+
+    /// Takes batches until none is left, on one dedicated connection at a time.
+    async fn worker(
+        &self,
+        operation: Operation,
+        queue: &Mutex<VecDeque<Vec<(usize, TenantName)>>>,
+        stop: &AtomicBool,
+    ) -> Vec<(usize, Outcome)> {
+        let mut done = Vec::new();
+        let mut conn: Option<DatabaseConnection> = None;
+        let mut served = 0;
+        loop {
+            let Some(batch) = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None) else {
+                break;
+            };
+            if served >= self.recycle_after {
+                if let Some(old) = conn.take() {
+                    old.close().await.ok();
+                }
+                served = 0;
+            }
+            let ready = match conn.take() {
+                Some(c) => Ok(c),
+                None => self.dedicated_connection().await,
+            };
+            let c = match ready {
+                Ok(c) => c,
+                Err(error) => {
+                    for (i, tenant) in batch {
+                        let outcome = failed(Error::Tenant {
+                            tenant: tenant.clone(),
+                            source: DbErr::Custom(format!("connecting failed: {error}")),
+                        });
+                        self.report_progress(tenant.as_str(), &outcome);
+                        done.push((i, outcome));
+                    }
+                    continue;
+                }
+            };
+            let names: Vec<TenantName> = batch.iter().map(|(_, t)| t.clone()).collect();
+            let states = match load_states(&c, &names, &self.version_table).await {
+                Ok(states) => states,
+                Err(error) => {
+                    warn!(%error, "reading the state of a batch of tenants failed");
+                    let text = error.to_string();
+                    for (i, tenant) in batch {
+                        let outcome = failed(Error::Tenant {
+                            tenant,
+                            source: DbErr::Custom(text.clone()),
+                        });
+                        done.push((i, outcome));
+                    }
+                    conn = Some(c);
+                    continue;
+                }
+            };
+            for ((i, tenant), state) in batch.into_iter().zip(states) {
+                let outcome = if stop.load(Ordering::Relaxed) {
+                    Outcome::Skipped
+                } else {
+                    self.run_tenant(&c, operation, &tenant, state).await
+                };
+                if self.fail_fast && outcome.is_problem() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                log_outcome(&tenant, &outcome);
+                self.report_progress(tenant.as_str(), &outcome);
+                done.push((i, outcome));
+                served += 1;
+            }
+            conn = Some(c);
+        }
+        if let Some(c) = conn {
+            c.close().await.ok();
+        }
+        done
+    }
+
+    /// A one-connection pool with the application pool's connect options, so tenant work
+    /// never runs on (or leaves catalog cache in) a connection the application reuses.
+    async fn dedicated_connection(&self) -> Result<DatabaseConnection, DbErr> {
+        let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &self.db.inner else {
+            return Err(DbErr::Custom(
+                "sea-tenant needs a PostgreSQL connection pool (sqlx-postgres)".to_owned(),
+            ));
+        };
+        let options = (*self.db.get_postgres_connection_pool().connect_options()).clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .connect_with(options)
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+    }
+
+    async fn run_tenant(
+        &self,
+        conn: &DatabaseConnection,
+        operation: Operation,
+        tenant: &TenantName,
+        state: TenantState,
+    ) -> Outcome {
+        if let Some(version) = state
+            .applied
+            .iter()
+            .find(|v| !self.migrations.iter().any(|m| m.name() == v.as_str()))
+        {
+            return failed(Error::UnknownMigration {
+                tenant: tenant.clone(),
+                version: version.clone(),
+            });
+        }
+        let creates = matches!(
+            operation,
+            Operation::Up(_) | Operation::Fresh | Operation::Refresh
+        );
+        if !state.schema_exists && !(creates && self.create_missing) {
+            return Outcome::Missing;
+        }
+        let mut run = TenantRun::new(self, conn, tenant, state);
+        let result = match operation {
+            Operation::Status => return Outcome::Status(run.status()),
+            Operation::Up(steps) => run.up(steps).await,
+            Operation::Down(steps) => run.down(steps).await,
+            Operation::Reset => run.down(None).await,
+            Operation::Refresh => match run.down(None).await {
+                Ok(()) => run.up(None).await,
+                Err(e) => Err(e),
+            },
+            Operation::Fresh => match run.recreate_schema().await {
+                Ok(()) => run.up(None).await,
+                Err(e) => Err(e),
+            },
+        };
+        run.finish(result)
+    }
+}
+
+fn failed(error: Error) -> Outcome {
+    Outcome::Failed {
+        error,
+        rolled_back: Vec::new(),
+        applied: Vec::new(),
+    }
+}
+
+fn log_outcome(tenant: &TenantName, outcome: &Outcome) {
+    match outcome {
+        Outcome::Failed { error, .. } => warn!(%tenant, %error, "tenant failed"),
+        Outcome::Missing => warn!(%tenant, "tenant schema does not exist"),
+        Outcome::Changed { .. } => info!(%tenant, result = %outcome, "tenant migrated"),
+        _ => debug!(%tenant, result = %outcome, "tenant done"),
+    }
+}
+
+/// One tenant's work within a run: what is known of its state and what has been committed.
+struct TenantRun<'a> {
+    migrator: &'a TenantMigrator,
+    conn: &'a DatabaseConnection,
+    tenant: &'a TenantName,
+    state: TenantState,
+    applied: Vec<String>,
+    rolled_back: Vec<String>,
+}
+
+impl<'a> TenantRun<'a> {
+    fn new(
+        migrator: &'a TenantMigrator,
+        conn: &'a DatabaseConnection,
+        tenant: &'a TenantName,
+        state: TenantState,
+    ) -> Self {
+        TenantRun {
+            migrator,
+            conn,
+            tenant,
+            state,
+            applied: Vec::new(),
+            rolled_back: Vec::new(),
+        }
+    }
+
+    fn version_table(&self) -> VersionTable<'_> {
+        VersionTable::new(self.tenant, &self.migrator.version_table)
+    }
+
+    fn status(&self) -> Vec<MigrationState> {
+        self.migrator
+            .migrations
+            .iter()
+            .map(|m| MigrationState {
+                name: m.name().to_owned(),
+                applied: self.is_applied(m.name()),
+            })
+            .collect()
+    }
+
+    fn is_applied(&self, name: &str) -> bool {
+        self.state
+            .applied
+            .binary_search_by(|v| v.as_str().cmp(name))
+            .is_ok()
+    }
+
+    fn finish(self, result: Result<()>) -> Outcome {
+        match result {
+            Err(error) => Outcome::Failed {
+                error,
+                rolled_back: self.rolled_back,
+                applied: self.applied,
+            },
+            Ok(()) if self.applied.is_empty() && self.rolled_back.is_empty() => Outcome::UpToDate,
+            Ok(()) => Outcome::Changed {
+                rolled_back: self.rolled_back,
+                applied: self.applied,
+            },
+        }
+    }
+
+    /// Begins a transaction scoped to the tenant and holding its lock; creates the schema and
+    /// the version table first when they are not known to exist. One round trip after BEGIN.
+    async fn begin(&mut self) -> Result<DatabaseTransaction> {
+        let db_err = Error::tenant_db(self.tenant);
+        let txn = self.conn.begin().await.map_err(db_err)?;
+        let mut sql = format!(
+            "SELECT set_config('search_path', {path}, true); \
+             SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, hashtext({name}))",
+            path = quote_literal(&self.tenant.quoted()),
+            name = self.tenant.literal(),
+        );
+        if !self.state.schema_exists {
+            sql += &format!("; CREATE SCHEMA IF NOT EXISTS {}", self.tenant.quoted());
+        }
+        if !self.state.has_version_table {
+            sql += "; ";
+            sql += &self.version_table().create_if_missing_sql();
+        }
+        txn.execute_unprepared(&sql)
+            .await
+            .map_err(Error::tenant_db(self.tenant))?;
+        Ok(txn)
+    }
+
+    /// After a commit that created them, the schema and version table are known to exist.
+    fn created(&mut self) {
+        self.state.schema_exists = true;
+        self.state.has_version_table = true;
+    }
+
+    async fn up(&mut self, steps: Option<u32>) -> Result<()> {
+        let migrations = Arc::clone(&self.migrator.migrations);
+        let limit = steps.map_or(usize::MAX, |n| n as usize);
+        let pending: Vec<&Box<dyn MigrationTrait>> = migrations
+            .iter()
+            .filter(|m| !self.is_applied(m.name()))
+            .take(limit)
+            .collect();
+        for migration in pending {
+            let name = migration.name().to_owned();
+            let txn = self.begin().await?;
+            let recorded = txn
+                .execute_unprepared(&self.version_table().insert_sql(&name))
+                .await
+                .map_err(Error::tenant_db(self.tenant))?
+                .rows_affected();
+            if recorded == 0 {
+                // Another runner applied it while we waited for the lock.
+                txn.rollback()
+                    .await
+                    .map_err(Error::tenant_db(self.tenant))?;
+                self.created();
+                debug!(tenant = %self.tenant, migration = %name, "already applied by another runner");
+                continue;
+            }
+            if migration.use_transaction() == Some(false) {
+                debug!(migration = %name, "use_transaction() is false, but tenant migrations always run in a transaction");
+            }
+            if let Err(source) = migration.up(&SchemaManager::new(&txn)).await {
+                txn.rollback().await.ok();
+                return Err(Error::Migration {
+                    tenant: self.tenant.clone(),
+                    migration: name,
+                    source,
+                });
+            }
+            txn.commit().await.map_err(Error::tenant_db(self.tenant))?;
+            self.created();
+            debug!(tenant = %self.tenant, migration = %name, "applied");
+            self.state.applied.push(name.clone());
+            self.state.applied.sort();
+            self.applied.push(name);
+        }
+        Ok(())
+    }
+
+    async fn down(&mut self, steps: Option<u32>) -> Result<()> {
+        let migrations = Arc::clone(&self.migrator.migrations);
+        let applied: Vec<&Box<dyn MigrationTrait>> = migrations
+            .iter()
+            .filter(|m| self.is_applied(m.name()))
+            .collect();
+        let limit = steps.map_or(usize::MAX, |n| n as usize);
+        for migration in applied.into_iter().rev().take(limit) {
+            let name = migration.name().to_owned();
+            let txn = self.begin().await?;
+            let deleted = txn
+                .execute_unprepared(&self.version_table().delete_sql(&name))
+                .await
+                .map_err(Error::tenant_db(self.tenant))?
+                .rows_affected();
+            if deleted == 0 {
+                txn.rollback()
+                    .await
+                    .map_err(Error::tenant_db(self.tenant))?;
+                debug!(tenant = %self.tenant, migration = %name, "already rolled back by another runner");
+                continue;
+            }
+            if let Err(source) = migration.down(&SchemaManager::new(&txn)).await {
+                txn.rollback().await.ok();
+                return Err(Error::Migration {
+                    tenant: self.tenant.clone(),
+                    migration: name,
+                    source,
+                });
+            }
+            txn.commit().await.map_err(Error::tenant_db(self.tenant))?;
+            debug!(tenant = %self.tenant, migration = %name, "rolled back");
+            self.state.applied.retain(|v| v != &name);
+            self.rolled_back.push(name);
+        }
+        Ok(())
+    }
+
+    /// `fresh`: the schema is dropped and recreated in one transaction, under the lock.
+    async fn recreate_schema(&mut self) -> Result<()> {
+        let txn = self.begin().await?;
+        let quoted = self.tenant.quoted();
+        txn.execute_unprepared(&format!(
+            "DROP SCHEMA IF EXISTS {quoted} CASCADE; CREATE SCHEMA {quoted}"
+        ))
+        .await
+        .map_err(Error::tenant_db(self.tenant))?;
+        txn.commit().await.map_err(Error::tenant_db(self.tenant))?;
+        self.state = TenantState {
+            schema_exists: true,
+            has_version_table: false,
+            applied: Vec::new(),
+        };
+        Ok(())
+    }
+}
+
+/// Creates `tenant`'s schema if it is missing and applies the pending migrations of `M` in it:
+/// the repair for owner rows inserted without hooks (e.g. `Entity::insert_many`).
+///
+/// ```no_run
+/// # use sea_orm_migration::prelude::*;
+/// # struct Migrator;
+/// # impl MigratorTrait for Migrator {
+/// #     fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+/// # }
+/// # async fn run(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
+/// let tenant = sea_tenant::TenantName::new("org_42")?;
+/// sea_tenant::ensure_tenant::<Migrator>(db, &tenant).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn ensure_tenant<M: MigratorTrait>(
+    db: &DatabaseConnection,
+    tenant: &TenantName,
+) -> Result<()> {
+    let no_listing = crate::tenants::fixed(Vec::<String>::new());
+    TenantMigrator::with_migrations(db.clone(), M::migrations(), no_listing)
+        .ensure_tenant(tenant)
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,253 @@
+//! What a run did, tenant by tenant.
+
+use std::fmt;
+
+use crate::Error;
+
+/// The operations a [`TenantMigrator`](crate::TenantMigrator) runs, named as in sea-orm-cli.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Apply pending migrations (at most `n` per tenant when given).
+    Up(Option<u32>),
+    /// Roll back applied migrations, the newest first (at most `n` per tenant when given).
+    Down(Option<u32>),
+    /// Report applied and pending migrations.
+    Status,
+    /// Drop and recreate the tenant schema, then apply every migration.
+    Fresh,
+    /// Roll back every migration, then apply every migration.
+    Refresh,
+    /// Roll back every migration.
+    Reset,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operation::Up(None) => f.write_str("up"),
+            Operation::Up(Some(n)) => write!(f, "up -n {n}"),
+            Operation::Down(None) => f.write_str("down (all)"),
+            Operation::Down(Some(n)) => write!(f, "down -n {n}"),
+            Operation::Status => f.write_str("status"),
+            Operation::Fresh => f.write_str("fresh"),
+            Operation::Refresh => f.write_str("refresh"),
+            Operation::Reset => f.write_str("reset"),
+        }
+    }
+}
+
+/// One migration's state in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// The migration's name (its version).
+    pub name: String,
+    /// Whether the tenant's version table records it.
+    pub applied: bool,
+}
+
+/// How one tenant came out of a run.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Migrations were applied and/or rolled back, each in its own committed transaction.
+    Changed {
+        /// Migrations rolled back, in the order they were rolled back.
+        rolled_back: Vec<String>,
+        /// Migrations applied, in order.
+        applied: Vec<String>,
+    },
+    /// There was nothing to do.
+    UpToDate,
+    /// The answer to `status`.
+    Status(Vec<MigrationState>),
+    /// The tenant's schema does not exist (and `create_missing` was off).
+    Missing,
+    /// The tenant failed. What was committed before the failure is listed; the failing
+    /// migration's transaction was rolled back, so nothing of it remains.
+    Failed {
+        /// Why.
+        error: Error,
+        /// Migrations rolled back before the failure.
+        rolled_back: Vec<String>,
+        /// Migrations applied before the failure.
+        applied: Vec<String>,
+    },
+    /// Not attempted: another tenant failed first and `fail_fast` was on.
+    Skipped,
+}
+
+impl Outcome {
+    /// Whether the tenant needs attention (failed, missing or skipped).
+    pub fn is_problem(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Missing | Outcome::Failed { .. } | Outcome::Skipped
+        )
+    }
+
+    /// Migrations this run applied to the tenant.
+    pub fn applied(&self) -> &[String] {
+        match self {
+            Outcome::Changed { applied, .. } | Outcome::Failed { applied, .. } => applied,
+            _ => &[],
+        }
+    }
+
+    /// Migrations this run rolled back in the tenant.
+    pub fn rolled_back(&self) -> &[String] {
+        match self {
+            Outcome::Changed { rolled_back, .. } | Outcome::Failed { rolled_back, .. } => {
+                rolled_back
+            }
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Changed {
+                rolled_back,
+                applied,
+            } => {
+                let mut parts = Vec::new();
+                if !rolled_back.is_empty() {
+                    parts.push(format!("rolled back {}", rolled_back.len()));
+                }
+                if !applied.is_empty() {
+                    parts.push(format!("applied {}", applied.len()));
+                }
+                if parts.is_empty() {
+                    parts.push("no change (another runner got there first)".to_owned());
+                }
+                f.write_str(&parts.join(", "))
+            }
+            Outcome::UpToDate => f.write_str("already up to date"),
+            Outcome::Status(states) => {
+                let applied = states.iter().filter(|s| s.applied).count();
+                let pending = states.len() - applied;
+                write!(f, "{applied} applied, {pending} pending")?;
+                if let Some(last) = states.iter().rev().find(|s| s.applied) {
+                    write!(f, " (latest {})", last.name)?;
+                }
+                Ok(())
+            }
+            Outcome::Missing => f.write_str("schema does not exist"),
+            Outcome::Failed {
+                error,
+                applied,
+                rolled_back,
+            } => {
+                write!(f, "FAILED: {error}")?;
+                if !applied.is_empty() || !rolled_back.is_empty() {
+                    write!(
+                        f,
+                        " (committed before the failure: applied {}, rolled back {})",
+                        applied.len(),
+                        rolled_back.len()
+                    )?;
+                }
+                Ok(())
+            }
+            Outcome::Skipped => f.write_str("skipped (fail-fast)"),
+        }
+    }
+}
+
+/// One tenant's line in a [`Report`].
+#[derive(Debug)]
+pub struct TenantReport {
+    /// The tenant as `all_tenants` returned it (it may be an invalid name).
+    pub tenant: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The result of a run over many tenants, in the order `all_tenants` listed them.
+#[derive(Debug)]
+pub struct Report {
+    /// What was run.
+    pub operation: Operation,
+    /// One entry per selected tenant.
+    pub tenants: Vec<TenantReport>,
+}
+
+impl Report {
+    /// Whether every tenant came through without a problem.
+    pub fn is_success(&self) -> bool {
+        self.problems().next().is_none()
+    }
+
+    /// The tenants that failed, are missing or were skipped.
+    pub fn problems(&self) -> impl Iterator<Item = &TenantReport> {
+        self.tenants.iter().filter(|t| t.outcome.is_problem())
+    }
+
+    /// The report of one tenant.
+    pub fn tenant(&self, name: &str) -> Option<&TenantReport> {
+        self.tenants.iter().find(|t| t.tenant == name)
+    }
+
+    /// How many migrations were applied, summed over tenants.
+    pub fn applied_count(&self) -> usize {
+        self.tenants.iter().map(|t| t.outcome.applied().len()).sum()
+    }
+
+    /// A one-line summary, e.g. `up: 3 tenants, 6 migrations applied, 1 up to date, 0 failed`.
+    pub fn summary(&self) -> String {
+        let count =
+            |pred: fn(&Outcome) -> bool| self.tenants.iter().filter(|t| pred(&t.outcome)).count();
+        let rolled_back: usize = self
+            .tenants
+            .iter()
+            .map(|t| t.outcome.rolled_back().len())
+            .sum();
+        let mut text = format!("{}: {} tenants", self.operation, self.tenants.len());
+        if self.applied_count() > 0 {
+            text += &format!(", {} migrations applied", self.applied_count());
+        }
+        if rolled_back > 0 {
+            text += &format!(", {rolled_back} migrations rolled back");
+        }
+        let up_to_date = count(|o| matches!(o, Outcome::UpToDate));
+        if up_to_date > 0 {
+            text += &format!(", {up_to_date} already up to date");
+        }
+        let missing = count(|o| matches!(o, Outcome::Missing));
+        if missing > 0 {
+            text += &format!(", {missing} missing");
+        }
+        let skipped = count(|o| matches!(o, Outcome::Skipped));
+        if skipped > 0 {
+            text += &format!(", {skipped} skipped");
+        }
+        text += &format!(
+            ", {} failed",
+            count(|o| matches!(o, Outcome::Failed { .. }))
+        );
+        text
+    }
+}
+
+/// A table with one line per tenant, then the summary.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .tenants
+            .iter()
+            .map(|t| t.tenant.escape_debug().to_string().len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        writeln!(f, "{:<width$}  result", "tenant")?;
+        for t in &self.tenants {
+            writeln!(
+                f,
+                "{:<width$}  {}",
+                t.tenant.escape_debug().to_string(),
+                t.outcome
+            )?;
+        }
+        write!(f, "{}", self.summary())
+    }
+}
