@@ -2,7 +2,9 @@
 #![warn(missing_docs)]
 
 mod catalog;
+pub mod cli;
 mod error;
+pub mod generate;
 mod migrator;
 mod name;
 mod progress;

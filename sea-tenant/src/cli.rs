@@ -1,0 +1,333 @@
+//! The `sea-orm-cli migrate`-style command line for tenant migrations.
+//!
+//! A `tenant_migration` crate's `main.rs` is a few lines, as with sea-orm-migration's
+//! `cli::run_cli`:
+//!
+//! ```no_run
+//! # mod tenant_migration {
+//! #     use sea_orm_migration::prelude::*;
+//! #     pub struct Migrator;
+//! #     impl MigratorTrait for Migrator {
+//! #         fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+//! #     }
+//! # }
+//! #[tokio::main]
+//! async fn main() {
+//!     sea_tenant::cli::run_cli(
+//!         tenant_migration::Migrator,
+//!         sea_tenant::tenants::from_query("SELECT 'org_' || id FROM organization ORDER BY id"),
+//!         env!("CARGO_MANIFEST_DIR"),
+//!     )
+//!     .await;
+//! }
+//! ```
+//!
+//! Commands and flags follow sea-orm-cli: `up [-n N]`, `down [-n N]` (default 1), `status`,
+//! `fresh`, `refresh`, `reset`, `generate NAME`; `-u/--database-url` or `DATABASE_URL`, `-v`.
+//! Tenant selection and scale: `--tenant NAME` and `--except NAME` (repeatable),
+//! `--concurrency N`, `--fail-fast`, `--create-missing`. The exit code is 0 when every tenant
+//! succeeded, 1 when any failed, is missing or was skipped (they are listed on stderr), and 2
+//! for a usage or connection error.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::{ConnectOptions, Database};
+use sea_orm_migration::MigratorTrait;
+
+use crate::report::{Operation, Outcome, Report};
+use crate::{AllTenants, Error, Progress, TenantMigrator, generate};
+
+/// The command line of a tenant migration binary.
+#[derive(Debug, Parser)]
+#[command(
+    about = "Run tenant migrations in every tenant schema",
+    long_about = "Runs the tenant migration set in every tenant schema listed by all_tenants, \
+                  one transaction per migration, with a per-tenant report."
+)]
+pub struct Cli {
+    /// Database URL.
+    #[arg(short = 'u', long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Show debug logs (every migration of every tenant).
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+
+    /// Only this tenant (repeatable).
+    #[arg(long = "tenant", value_name = "NAME", global = true)]
+    pub tenants: Vec<String>,
+
+    /// Leave this tenant out (repeatable).
+    #[arg(long = "except", value_name = "NAME", global = true)]
+    pub except: Vec<String>,
+
+    /// How many tenants to migrate at once.
+    #[arg(long, default_value_t = crate::DEFAULT_CONCURRENCY, global = true)]
+    pub concurrency: usize,
+
+    /// Stop starting new tenants after the first failure.
+    #[arg(long, global = true)]
+    pub fail_fast: bool,
+
+    /// Create a tenant's schema when it does not exist (up, fresh, refresh).
+    #[arg(long, global = true)]
+    pub create_missing: bool,
+
+    /// The version table inside each tenant schema.
+    #[arg(long, default_value = crate::DEFAULT_VERSION_TABLE, global = true)]
+    pub version_table: String,
+
+    /// What to do; `up` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands, named as in `sea-orm-cli migrate`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations.
+    Up {
+        /// Apply at most this many per tenant.
+        #[arg(short = 'n', long)]
+        num: Option<u32>,
+    },
+    /// Roll back applied migrations, newest first.
+    Down {
+        /// How many per tenant.
+        #[arg(short = 'n', long, default_value_t = 1)]
+        num: u32,
+    },
+    /// Show applied and pending migrations of each tenant.
+    Status,
+    /// Drop and recreate each tenant schema, then apply every migration.
+    Fresh,
+    /// Roll back every migration, then apply every migration.
+    Refresh,
+    /// Roll back every migration.
+    Reset,
+    /// Write a new, empty tenant migration file and register it in the migrator.
+    Generate {
+        /// The migration's name, e.g. `add_due_date_to_task`.
+        name: String,
+        /// The migration crate's directory (its `src/lib.rs` is updated).
+        #[arg(short = 'd', long)]
+        migration_dir: Option<PathBuf>,
+    },
+}
+
+/// Parses the process arguments, runs the command and exits with its code.
+pub async fn run_cli<M: MigratorTrait>(
+    migrator: M,
+    all_tenants: impl AllTenants + 'static,
+    migration_dir: impl AsRef<Path>,
+) -> ! {
+    let code = run_cli_with(
+        std::env::args_os(),
+        migrator,
+        all_tenants,
+        migration_dir.as_ref(),
+    )
+    .await;
+    std::process::exit(code)
+}
+
+/// [`run_cli`] on the given arguments (the first is the program name); returns the exit code.
+/// The report goes to stdout, logs and progress to stderr.
+pub async fn run_cli_with<M, I, T>(
+    args: I,
+    migrator: M,
+    all_tenants: impl AllTenants + 'static,
+    migration_dir: &Path,
+) -> i32
+where
+    M: MigratorTrait,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    init_tracing(cli.verbose);
+
+    let operation = match &cli.command {
+        None => Operation::Up(None),
+        Some(Command::Up { num }) => Operation::Up(*num),
+        Some(Command::Down { num }) => Operation::Down(Some(*num)),
+        Some(Command::Status) => Operation::Status,
+        Some(Command::Fresh) => Operation::Fresh,
+        Some(Command::Refresh) => Operation::Refresh,
+        Some(Command::Reset) => Operation::Reset,
+        Some(Command::Generate {
+            name,
+            migration_dir: dir,
+        }) => {
+            let dir = dir.as_deref().unwrap_or(migration_dir);
+            return match generate::new_migration(dir, name) {
+                Ok(path) => {
+                    println!("Created {}", path.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            };
+        }
+    };
+
+    let Some(url) = cli.database_url.clone() else {
+        eprintln!("error: no database URL: pass -u/--database-url or set DATABASE_URL");
+        return 2;
+    };
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(2)
+        .min_connections(0)
+        .sqlx_logging(false);
+    let db = match Database::connect(options).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: connecting to the database failed: {e}");
+            return 2;
+        }
+    };
+
+    let runner = TenantMigrator::new(db.clone(), migrator, all_tenants)
+        .version_table(cli.version_table.clone())
+        .concurrency(cli.concurrency)
+        .fail_fast(cli.fail_fast)
+        .create_missing(cli.create_missing)
+        .only(cli.tenants.clone())
+        .except(cli.except.clone())
+        .progress(Arc::new(CliProgress::new()));
+    let result = runner.run(operation).await;
+    db.close().await.ok();
+    match result {
+        Ok(report) => {
+            print_report(&report);
+            exit_code(&report)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                Error::NotListed { .. } => 2,
+                _ => 1,
+            }
+        }
+    }
+}
+
+/// 0 when every tenant succeeded, 1 otherwise.
+pub fn exit_code(report: &Report) -> i32 {
+    if report.is_success() { 0 } else { 1 }
+}
+
+fn print_report(report: &Report) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{report}");
+    if let Operation::Status = report.operation {
+        for tenant in &report.tenants {
+            if let Outcome::Status(states) = &tenant.outcome {
+                let pending: Vec<&str> = states
+                    .iter()
+                    .filter(|s| !s.applied)
+                    .map(|s| s.name.as_str())
+                    .collect();
+                if !pending.is_empty() {
+                    let _ = writeln!(out, "  {}: pending {}", tenant.tenant, pending.join(", "));
+                }
+            }
+        }
+    }
+    let problems: Vec<String> = report
+        .problems()
+        .map(|p| format!("{:?}", p.tenant))
+        .collect();
+    if !problems.is_empty() {
+        eprintln!(
+            "error: {} tenant(s) did not complete: {}",
+            problems.len(),
+            problems.join(", ")
+        );
+    }
+}
+
+/// Logs to stderr; `try_init` because a program may run the CLI more than once (tests do),
+/// and a second global subscriber would panic.
+fn init_tracing(verbose: bool) {
+    let default = if verbose {
+        "sea_tenant=debug,info"
+    } else {
+        "sea_tenant=info,warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// A progress bar on a terminal. Elsewhere (CI, pipes) the migrator's own log lines say what
+/// changed, and this adds a count every tenth of the run.
+#[derive(Default)]
+struct CliProgress {
+    bar: OnceLock<ProgressBar>,
+    total: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl CliProgress {
+    fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Progress for CliProgress {
+    fn start(&self, operation: Operation, tenants: usize) {
+        self.total.store(tenants, Ordering::Relaxed);
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(tenants as u64);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} {prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_prefix(operation.to_string());
+            let _ = self.bar.set(bar);
+        } else {
+            tracing::info!(%operation, tenants, "starting");
+        }
+    }
+
+    fn tenant_done(&self, tenant: &str, outcome: &Outcome) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(bar) = self.bar.get() {
+            bar.set_message(format!("{tenant}: {outcome}"));
+            bar.inc(1);
+            return;
+        }
+        let total = self.total.load(Ordering::Relaxed);
+        let step = (total / 10).max(1);
+        if total >= 20 && (done % step == 0 || done == total) {
+            tracing::info!("{done}/{total} tenants done");
+        }
+    }
+
+    fn finish(&self, _report: &Report) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
+}
