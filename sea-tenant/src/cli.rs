@@ -52,7 +52,13 @@ use crate::{AllTenants, Error, Progress, TenantMigrator, generate};
 )]
 pub struct Cli {
     /// Database URL.
-    #[arg(short = 'u', long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        short = 'u',
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 
     /// Show debug logs (every migration of every tenant).

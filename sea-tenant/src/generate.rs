@@ -45,7 +45,10 @@ pub fn new_migration(crate_dir: &Path, name: &str) -> Result<PathBuf> {
     let registered = register(&lib, &module)?;
     let file = src.join(format!("{module}.rs"));
     if file.exists() {
-        return Err(Error::Generate(format!("{} exists already", file.display())));
+        return Err(Error::Generate(format!(
+            "{} exists already",
+            file.display()
+        )));
     }
     write(&file, TEMPLATE)?;
     write(&lib_path, &registered)?;
@@ -89,7 +92,9 @@ pub(crate) fn register(lib: &str, module: &str) -> Result<String> {
     if !entries.trim().is_empty() && !entries.ends_with(',') {
         entries.push(',');
     }
-    entries.push_str(&format!("\n{indent}Box::new({module}::Migration),\n        "));
+    entries.push_str(&format!(
+        "\n{indent}Box::new({module}::Migration),\n        "
+    ));
 
     let mut out = String::with_capacity(lib.len() + 100);
     let mod_line = format!("mod {module};\n");
@@ -192,8 +197,15 @@ impl MigratorTrait for Migrator {
         let mod_pos = out.find("mod m20261128_120000_add_due;").unwrap();
         assert!(mod_pos > out.find("mod m20260101_000002_create_task;").unwrap());
         assert!(mod_pos < out.find("pub struct Migrator").unwrap());
-        let entry = out.find("Box::new(m20261128_120000_add_due::Migration),").unwrap();
-        assert!(entry > out.find("Box::new(m20260101_000002_create_task::Migration)").unwrap());
+        let entry = out
+            .find("Box::new(m20261128_120000_add_due::Migration),")
+            .unwrap();
+        assert!(
+            entry
+                > out
+                    .find("Box::new(m20260101_000002_create_task::Migration)")
+                    .unwrap()
+        );
         assert!(out.trim_end().ends_with('}'));
     }
 
@@ -228,11 +240,18 @@ impl MigratorTrait for Migrator {
         let path = new_migration(&dir, "add_due_date").unwrap();
         let module = path.file_stem().unwrap().to_str().unwrap().to_owned();
         assert!(module.ends_with("_add_due_date"));
-        assert!(std::fs::read_to_string(&path).unwrap().contains("impl MigrationTrait for Migration"));
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("impl MigrationTrait for Migration")
+        );
         let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
         assert!(lib.contains(&format!("mod {module};")));
         assert!(lib.contains(&format!("Box::new({module}::Migration)")));
-        assert!(matches!(new_migration(&dir, "Bad-Name"), Err(Error::Generate(_))));
+        assert!(matches!(
+            new_migration(&dir, "Bad-Name"),
+            Err(Error::Generate(_))
+        ));
         std::fs::remove_dir_all(&dir).ok();
     }
 }
