@@ -18,11 +18,12 @@
 //! # How many tenants at once
 //! Tenants are cut into batches. A batch's state (does the schema exist, which versions are
 //! applied) is read with two or three queries for the whole batch, so `status` and a no-op `up`
-//! cost no round trip per tenant. Up to `concurrency` workers take batches, each on a
-//! dedicated connection built from the pool's connect options. Those connections never go back
-//! to the application's pool, and a worker replaces its connection after `recycle_after`
-//! tenants, because PostgreSQL keeps ~20 KB of catalog cache per table a backend has touched
-//! and never frees it.
+//! cost no round trip per tenant. Up to `concurrency` workers take batches. When a run has more
+//! than `recycle_after` tenants, each worker uses a dedicated connection built from the pool's
+//! connect options, which never goes back to the application's pool and is replaced after
+//! `recycle_after` tenants, because PostgreSQL keeps ~20 KB of catalog cache per table a
+//! backend has touched and never frees it. Smaller runs use the application's pool, which is
+//! safe because every tenant setting is transaction-local.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -306,13 +307,17 @@ impl TenantMigrator {
             }
         }
 
-        let batch = valid.len().div_ceil(self.concurrency).clamp(1, MAX_BATCH);
+        let batch = valid
+            .len()
+            .div_ceil(self.concurrency)
+            .clamp(1, MAX_BATCH.min(self.recycle_after));
         let queue: Mutex<VecDeque<Vec<(usize, TenantName)>>> =
             Mutex::new(valid.chunks(batch).map(<[_]>::to_vec).collect());
         let workers = self.concurrency.min(valid.len().div_ceil(batch)).max(1);
         let stop = AtomicBool::new(false);
+        let dedicated = valid.len() > self.recycle_after;
         let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(0..workers)
-            .map(|_| self.worker(operation, &queue, &stop))
+            .map(|_| self.worker(operation, &queue, &stop, dedicated))
             .buffer_unordered(workers)
             .collect()
             .await;
@@ -350,6 +355,7 @@ impl TenantMigrator {
         operation: Operation,
         queue: &Mutex<VecDeque<Vec<(usize, TenantName)>>>,
         stop: &AtomicBool,
+        dedicated: bool,
     ) -> Vec<(usize, Outcome)> {
         let mut done = Vec::new();
         let mut conn: Option<DatabaseConnection> = None;
@@ -358,7 +364,7 @@ impl TenantMigrator {
             let Some(batch) = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None) else {
                 break;
             };
-            if served >= self.recycle_after {
+            if dedicated && served >= self.recycle_after {
                 if let Some(old) = conn.take() {
                     old.close().await.ok();
                 }
@@ -366,7 +372,10 @@ impl TenantMigrator {
             }
             let ready = match conn.take() {
                 Some(c) => Ok(c),
-                None => self.dedicated_connection().await,
+                None if dedicated => self.dedicated_connection().await,
+                // A small run is not worth new connections: the pool is safe to use, since
+                // every tenant setting is transaction-local.
+                None => Ok(self.db.clone()),
             };
             let c = match ready {
                 Ok(c) => c,
@@ -415,7 +424,7 @@ impl TenantMigrator {
             }
             conn = Some(c);
         }
-        if let Some(c) = conn {
+        if let Some(c) = conn.filter(|_| dedicated) {
             c.close().await.ok();
         }
         done

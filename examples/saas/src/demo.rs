@@ -18,7 +18,11 @@ pub async fn run(server_url: &str) -> DemoResult {
     println!("   public tables: organization, user");
 
     step("2. three organizations, each with its tenant schema");
-    for (slug, name) in [("acme", "Acme Corp"), ("globex", "Globex"), ("initech", "Initech")] {
+    for (slug, name) in [
+        ("acme", "Acme Corp"),
+        ("globex", "Globex"),
+        ("initech", "Initech"),
+    ] {
         let org = organization::ActiveModel {
             slug: Set(slug.to_owned()),
             name: Set(name.to_owned()),
@@ -28,11 +32,19 @@ pub async fn run(server_url: &str) -> DemoResult {
         .await?;
         let tenant = TenantName::new(format!("org_{}", org.slug))?;
         sea_tenant::ensure_tenant::<tenant_migration::Migrator>(&db, &tenant).await?;
-        println!("   organization {:<8} -> schema {}", org.slug, tenant.quoted());
+        println!(
+            "   organization {:<8} -> schema {}",
+            org.slug,
+            tenant.quoted()
+        );
     }
 
     step("3. tenant migrations across all tenants");
-    let migrator = TenantMigrator::new(db.clone(), tenant_migration::Migrator, tenant_migration::all_tenants());
+    let migrator = TenantMigrator::new(
+        db.clone(),
+        tenant_migration::Migrator,
+        tenant_migration::all_tenants(),
+    );
     let report = migrator.up(None).await?;
     println!("{}", indent(&report.to_string()));
 
@@ -43,7 +55,9 @@ pub async fn run(server_url: &str) -> DemoResult {
         return Err("some tenants are not healthy".into());
     }
     db.close().await?;
-    println!("\ndone: database {DATABASE} is left in place for you to explore (psql -d {DATABASE})");
+    println!(
+        "\ndone: database {DATABASE} is left in place for you to explore (psql -d {DATABASE})"
+    );
     Ok(())
 }
 
@@ -52,7 +66,10 @@ fn step(title: &str) {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("   {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("   {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Drops and recreates the demo's own database, so the demo can be rerun.
@@ -61,13 +78,17 @@ async fn fresh_database(server_url: &str) -> DemoResult<DatabaseConnection> {
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
         .await?;
-    admin.execute_unprepared(&format!("CREATE DATABASE {DATABASE}")).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {DATABASE}"))
+        .await?;
     admin.close().await?;
     Ok(Database::connect(with_database(server_url, DATABASE)).await?)
 }
 
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let after_scheme = base.find("://").map_or(0, |i| i + 3);
     let base = base[after_scheme..]
         .find('/')
