@@ -5,45 +5,51 @@
 //! ones as failed tenants instead of touching the database for them.
 
 use async_trait::async_trait;
-use futures::future::BoxFuture;
+use std::future::Future;
+
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
 /// The source of tenant schema names for a [`TenantMigrator`](crate::TenantMigrator).
 ///
-/// Implemented for closures `Fn(&DatabaseConnection) -> BoxFuture<Result<Vec<String>, DbErr>>`:
-///
-/// ```
-/// use futures::FutureExt;
-/// use sea_orm::{DatabaseConnection, DbErr};
-/// use sea_tenant::AllTenants;
-///
-/// fn source() -> impl AllTenants {
-///     |db: &DatabaseConnection| {
-///         let db = db.clone();
-///         async move {
-///             // e.g. read them from your own table
-///             let _ = db;
-///             Ok::<_, DbErr>(vec!["org_1".to_owned(), "org_2".to_owned()])
-///         }
-///         .boxed()
-///     }
-/// }
-/// ```
+/// Ready-made sources: [`from_query`], [`fixed`], and [`from_fn`] for your own async code;
+/// owner entities provide one too.
 #[async_trait]
 pub trait AllTenants: Send + Sync {
     /// Every tenant schema name the application knows of.
     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr>;
 }
 
-#[async_trait]
-impl<F> AllTenants for F
+/// Tenants from an async function of the pool (a cheap clone of it).
+///
+/// ```
+/// use sea_orm::{DatabaseConnection, DbErr};
+/// use sea_tenant::{AllTenants, tenants};
+///
+/// fn source() -> impl AllTenants {
+///     tenants::from_fn(|db: DatabaseConnection| async move {
+///         let _ = db; // e.g. read them from your own table
+///         Ok::<_, DbErr>(vec!["org_1".to_owned(), "org_2".to_owned()])
+///     })
+/// }
+/// ```
+pub fn from_fn<F, Fut>(f: F) -> impl AllTenants
 where
-    F: for<'a> Fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<Vec<String>, DbErr>>
-        + Send
-        + Sync,
+    F: Fn(DatabaseConnection) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Vec<String>, DbErr>> + Send,
+{
+    FromFn(f)
+}
+
+struct FromFn<F>(F);
+
+#[async_trait]
+impl<F, Fut> AllTenants for FromFn<F>
+where
+    F: Fn(DatabaseConnection) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Vec<String>, DbErr>> + Send,
 {
     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
-        self(db).await
+        (self.0)(db.clone()).await
     }
 }
 
