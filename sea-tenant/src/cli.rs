@@ -326,7 +326,7 @@ impl Progress for CliProgress {
         }
         let total = self.total.load(Ordering::Relaxed);
         let step = (total / 10).max(1);
-        if total >= 20 && (done % step == 0 || done == total) {
+        if total >= 20 && (done.is_multiple_of(step) || done == total) {
             tracing::info!("{done}/{total} tenants done");
         }
     }

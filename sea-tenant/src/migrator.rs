@@ -360,10 +360,7 @@ impl TenantMigrator {
         let mut done = Vec::new();
         let mut conn: Option<DatabaseConnection> = None;
         let mut served = 0;
-        loop {
-            let Some(batch) = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None) else {
-                break;
-            };
+        while let Some(batch) = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None) {
             if dedicated && served >= self.recycle_after {
                 if let Some(old) = conn.take() {
                     old.close().await.ok();
@@ -469,7 +466,8 @@ impl TenantMigrator {
             operation,
             Operation::Up(_) | Operation::Fresh | Operation::Refresh
         );
-        if !state.schema_exists && !(creates && self.create_missing) {
+        let will_create = creates && self.create_missing;
+        if !state.schema_exists && !will_create {
             return Outcome::Missing;
         }
         let mut run = TenantRun::new(self, conn, tenant, state);
