@@ -103,6 +103,7 @@ pub struct TenantResolver {
     db: DatabaseConnection,
     source: TenantSource,
     shared_schemas: Arc<[String]>,
+    named_statements: bool,
     ttl: Duration,
     known: Arc<Mutex<HashMap<TenantName, Instant>>>,
 }
@@ -123,6 +124,7 @@ impl TenantResolver {
             db,
             source,
             shared_schemas: Arc::from(Vec::new()),
+            named_statements: true,
             ttl: Duration::from_secs(30),
             known: Arc::default(),
         }
@@ -146,6 +148,13 @@ impl TenantResolver {
         self
     }
 
+    /// Whether scopes use named prepared statements
+    /// (see [`TenantScope::with_named_statements`]).
+    pub fn named_statements(mut self, named: bool) -> TenantResolver {
+        self.named_statements = named;
+        self
+    }
+
     /// The scope for the request described by `parts`.
     pub async fn resolve(&self, parts: &Parts) -> Result<TenantScope, TenantRejection> {
         let raw = self.source.value(parts).ok_or(TenantRejection::Missing)?;
@@ -153,7 +162,8 @@ impl TenantResolver {
         let scope = self
             .db
             .tenant(&name)
-            .with_shared_schemas(self.shared_schemas.iter().cloned());
+            .with_shared_schemas(self.shared_schemas.iter().cloned())
+            .with_named_statements(self.named_statements);
         if !self.is_cached(&name) {
             let exists = scope
                 .schema_exists()

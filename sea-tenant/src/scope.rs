@@ -131,6 +131,7 @@ pub struct TenantScope {
     pool: Option<PgPool>,
     tenant: TenantName,
     sql: Arc<ScopeSql>,
+    named: bool,
 }
 
 /// The scope's fixed statements, built once per scope (the tenant name is validated, and
@@ -197,6 +198,7 @@ impl TenantScope {
             pool,
             tenant: tenant.clone(),
             sql: Arc::new(ScopeSql::new(tenant, &[])),
+            named: true,
         }
     }
 
@@ -221,6 +223,25 @@ impl TenantScope {
         self
     }
 
+    /// Whether statements are prepared under a name and cached per connection (the default,
+    /// and the fastest on a direct connection). PgBouncer before 1.21 in transaction mode
+    /// mixes up named statements of different clients (`prepared statement "sqlx_s_1" already
+    /// exists`): turn them off there. Unnamed statements cost one more round trip each
+    /// (sqlx parses, waits, then binds), all inside the scope's transaction, so PgBouncer keeps
+    /// them on one server connection.
+    ///
+    /// ```no_run
+    /// # fn demo(db: sea_orm::DatabaseConnection) -> Result<(), sea_tenant::Error> {
+    /// use sea_tenant::{TenantConnectionExt, TenantName};
+    ///
+    /// let t = db.tenant(&TenantName::new("org_7")?).with_named_statements(false);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_named_statements(mut self, named: bool) -> TenantScope {
+        self.named = named;
+        self
+    }
+
     /// The tenant.
     pub fn tenant(&self) -> &TenantName {
         &self.tenant
@@ -231,13 +252,16 @@ impl TenantScope {
         &self.sql.search_path
     }
 
-    /// Whether the tenant's schema exists: one catalog query (one round trip).
+    /// Whether the tenant's schema exists: one catalog query (one round trip, simple protocol,
+    /// so it is safe through PgBouncer in transaction mode too).
     pub async fn schema_exists(&self) -> Result<bool, DbErr> {
         let pool = self.pool()?;
-        let found: Option<i32> =
-            sea_orm::sqlx::query_scalar("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1")
-                .bind(self.tenant.as_str())
-                .fetch_optional(pool)
+        let sql = format!(
+            "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {}",
+            self.tenant.literal()
+        );
+        let found =
+            sea_orm::sqlx::Executor::fetch_optional(pool, sea_orm::sqlx::AssertSqlSafe(sql))
                 .await
                 .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
         Ok(found.is_some())
@@ -253,7 +277,7 @@ impl TenantScope {
     }
 
     async fn open(&self, options: TransactionOptions) -> Result<ScopedConn, DbErr> {
-        ScopedConn::begin(self.pool()?, &self.sql.begin(options)).await
+        ScopedConn::begin(self.pool()?, &self.sql.begin(options), self.named).await
     }
 
     /// Opens the transaction a single statement runs in: read-only for plain `SELECT`s, whose

@@ -346,11 +346,15 @@ pub mod scope_support {
 
     /// Writes through tenant A and B with every query form and checks each sees only its own
     /// rows. `admin` creates the schemas (a direct connection); `db` is the pool under test.
-    pub async fn isolation_suite(admin: &DatabaseConnection, db: &DatabaseConnection) {
+    /// `named` is passed to [`TenantScope::with_named_statements`].
+    pub async fn isolation_suite(admin: &DatabaseConnection, db: &DatabaseConnection, named: bool) {
         create_blog_schema(admin, "tenant_a").await;
         create_blog_schema(admin, "tenant_b").await;
         let (a, b) = (tenant("tenant_a"), tenant("tenant_b"));
-        let (ta, tb) = (db.tenant(&a), db.tenant(&b));
+        let (ta, tb) = (
+            db.tenant(&a).with_named_statements(named),
+            db.tenant(&b).with_named_statements(named),
+        );
 
         // insert (INSERT … RETURNING through query_one) and insert_many.
         let a_post = post::ActiveModel {

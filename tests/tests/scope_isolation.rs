@@ -9,7 +9,7 @@ use sea_tenant_tests::{TestDb, default_search_path, pooled_search_paths};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_query_form_stays_in_its_tenant() {
     let test = TestDb::new("scope_iso").await;
-    isolation_suite(&test.db, &test.db).await;
+    isolation_suite(&test.db, &test.db, true).await;
     let default = default_search_path(&test.db).await;
     for path in pooled_search_paths(&test.db, 4).await {
         assert_eq!(path, default);

@@ -33,6 +33,9 @@ enum State {
 pub(crate) struct ScopedConn {
     conn: Option<PoolConnection<Postgres>>,
     state: State,
+    /// Whether statements are prepared under a name and cached (see
+    /// `TenantScope::with_named_statements`).
+    named: bool,
 }
 
 impl std::fmt::Debug for ScopedConn {
@@ -46,11 +49,16 @@ impl std::fmt::Debug for ScopedConn {
 impl ScopedConn {
     /// Takes a connection from `pool` and runs `begin_sql` (a `BEGIN …; SELECT set_config(…)`
     /// built by the scope) on it: one round trip.
-    pub(crate) async fn begin(pool: &PgPool, begin_sql: &str) -> Result<ScopedConn, DbErr> {
+    pub(crate) async fn begin(
+        pool: &PgPool,
+        begin_sql: &str,
+        named: bool,
+    ) -> Result<ScopedConn, DbErr> {
         let conn = pool.acquire().await.map_err(acquire_err)?;
         let mut this = ScopedConn {
             conn: Some(conn),
             state: State::Beginning,
+            named,
         };
         let statement = AssertSqlSafe(begin_sql.to_owned()).into_sql_str();
         PgTransactionManager::begin(this.raw()?, Some(statement))
@@ -139,8 +147,9 @@ impl ScopedConn {
     }
 
     pub(crate) async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult, DbErr> {
+        let named = self.named;
         let conn = self.open()?;
-        sqlx_query(stmt)
+        sqlx_query(stmt, named)
             .execute(conn)
             .await
             .map(Into::into)
@@ -151,8 +160,9 @@ impl ScopedConn {
         &mut self,
         stmt: &Statement,
     ) -> Result<Option<QueryResult>, DbErr> {
+        let named = self.named;
         let conn = self.open()?;
-        sqlx_query(stmt)
+        sqlx_query(stmt, named)
             .fetch_optional(conn)
             .await
             .map(|row| row.map(Into::into))
@@ -160,8 +170,9 @@ impl ScopedConn {
     }
 
     pub(crate) async fn query_all(&mut self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let named = self.named;
         let conn = self.open()?;
-        sqlx_query(stmt)
+        sqlx_query(stmt, named)
             .fetch_all(conn)
             .await
             .map(|rows| rows.into_iter().map(Into::into).collect())
@@ -182,8 +193,9 @@ impl ScopedConn {
         stmt: &Statement,
         rows: &tokio::sync::mpsc::Sender<Result<QueryResult, DbErr>>,
     ) -> Result<(), DbErr> {
+        let named = self.named;
         let conn = self.open()?;
-        let mut fetched = sqlx_query(stmt).fetch(conn);
+        let mut fetched = sqlx_query(stmt, named).fetch(conn);
         loop {
             match fetched.try_next().await {
                 Ok(Some(row)) => {
@@ -242,12 +254,12 @@ pub(crate) async fn execute_unprepared_once(
     Ok(total.into())
 }
 
-fn sqlx_query(stmt: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+fn sqlx_query(stmt: &Statement, named: bool) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
     let values = stmt
         .values
         .as_ref()
         .map_or_else(|| Values(Vec::new()), Clone::clone);
-    sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+    sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values)).persistent(named)
 }
 
 fn exec_err(err: sqlx::Error) -> DbErr {
