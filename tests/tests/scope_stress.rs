@@ -89,7 +89,7 @@ async fn stress_no_cross_tenant_reads() {
                     }
                     3 => {
                         let schema = strings(&t, "SELECT current_schema()::text").await;
-                        assert_eq!(schema, [own.clone()]);
+                        assert_eq!(schema, std::slice::from_ref(&own));
                     }
                     _ => {
                         let done = t
