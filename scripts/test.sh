@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-postgres.sh
+source scripts/ensure-pgbouncer.sh
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc

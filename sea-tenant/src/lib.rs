@@ -68,6 +68,8 @@
 //! migration crates, organizations that own tenants, and the deploy commands.
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod catalog;
 pub mod cli;
 mod error;
@@ -76,6 +78,7 @@ mod migrator;
 mod name;
 mod progress;
 mod report;
+pub mod scope;
 pub mod tenants;
 mod version_table;
 
@@ -84,5 +87,6 @@ pub use migrator::{DEFAULT_CONCURRENCY, DEFAULT_RECYCLE_AFTER, TenantMigrator, e
 pub use name::{MAX_NAME_BYTES, NameError, TenantName};
 pub use progress::Progress;
 pub use report::{MigrationState, Operation, Outcome, Report, TenantReport};
+pub use scope::{TenantConnectionExt, TenantScope, TenantStream, TenantTransaction};
 pub use tenants::AllTenants;
 pub use version_table::DEFAULT_VERSION_TABLE;

@@ -232,3 +232,311 @@ pub async fn default_search_path(db: &impl ConnectionTrait) -> String {
     .await
     .remove(0)
 }
+
+/// Small entities without `schema_name`, and a suite of tenant-isolation checks that the
+/// scope tests run directly and through PgBouncer.
+pub mod scope_support {
+    use futures::TryStreamExt;
+    use sea_orm::entity::prelude::*;
+    use sea_orm::{
+        ActiveValue::Set, ConnectionTrait, DatabaseConnection, QuerySelect, Statement,
+        TransactionTrait,
+    };
+    use sea_tenant::{TenantConnectionExt, TenantName, TenantScope};
+
+    /// `post (id serial, title text)`.
+    pub mod post {
+        use sea_orm::entity::prelude::*;
+
+        /// A post.
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "post")]
+        pub struct Model {
+            /// Key.
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            /// Title.
+            pub title: String,
+        }
+
+        /// Relations.
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {
+            /// Its comments.
+            #[sea_orm(has_many = "super::comment::Entity")]
+            Comment,
+        }
+
+        impl Related<super::comment::Entity> for Entity {
+            fn to() -> RelationDef {
+                Relation::Comment.def()
+            }
+        }
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    /// `comment (id serial, post_id int references post, body text)`.
+    pub mod comment {
+        use sea_orm::entity::prelude::*;
+
+        /// A comment.
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "comment")]
+        pub struct Model {
+            /// Key.
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            /// The post.
+            pub post_id: i32,
+            /// Text.
+            pub body: String,
+        }
+
+        /// Relations.
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {
+            /// The post.
+            #[sea_orm(
+                belongs_to = "super::post::Entity",
+                from = "Column::PostId",
+                to = "super::post::Column::Id"
+            )]
+            Post,
+        }
+
+        impl Related<super::post::Entity> for Entity {
+            fn to() -> RelationDef {
+                Relation::Post.def()
+            }
+        }
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    /// Creates `schema` with the `post` and `comment` tables, with plain SQL.
+    pub async fn create_blog_schema(db: &impl ConnectionTrait, schema: &str) {
+        let sql = format!(
+            "CREATE SCHEMA \"{schema}\"; \
+             CREATE TABLE \"{schema}\".post (id serial PRIMARY KEY, title text NOT NULL); \
+             CREATE TABLE \"{schema}\".comment (id serial PRIMARY KEY, \
+                post_id int NOT NULL REFERENCES \"{schema}\".post (id), body text NOT NULL)"
+        );
+        db.execute_unprepared(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("create {schema}: {e}"));
+    }
+
+    /// A tenant name known to be valid.
+    pub fn tenant(name: &str) -> TenantName {
+        TenantName::new(name).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn titles(t: &TenantScope) -> Vec<String> {
+        let mut titles: Vec<String> = post::Entity::find()
+            .all(t)
+            .await
+            .expect("find all")
+            .into_iter()
+            .map(|p| p.title)
+            .collect();
+        titles.sort();
+        titles
+    }
+
+    /// Writes through tenant A and B with every query form and checks each sees only its own
+    /// rows. `admin` creates the schemas (a direct connection); `db` is the pool under test.
+    /// `named` is passed to [`TenantScope::with_named_statements`].
+    pub async fn isolation_suite(admin: &DatabaseConnection, db: &DatabaseConnection, named: bool) {
+        create_blog_schema(admin, "tenant_a").await;
+        create_blog_schema(admin, "tenant_b").await;
+        let (a, b) = (tenant("tenant_a"), tenant("tenant_b"));
+        let (ta, tb) = (
+            db.tenant(&a).with_named_statements(named),
+            db.tenant(&b).with_named_statements(named),
+        );
+
+        // insert (INSERT … RETURNING through query_one) and insert_many.
+        let a_post = post::ActiveModel {
+            title: Set("a-post".to_owned()),
+            ..Default::default()
+        }
+        .insert(&ta)
+        .await
+        .expect("insert in a");
+        post::Entity::insert_many([post::ActiveModel {
+            title: Set("b-post".to_owned()),
+            ..Default::default()
+        }])
+        .exec(&tb)
+        .await
+        .expect("insert_many in b");
+        comment::ActiveModel {
+            post_id: Set(a_post.id),
+            body: Set("a-comment".to_owned()),
+            ..Default::default()
+        }
+        .insert(&ta)
+        .await
+        .expect("comment in a");
+
+        // find
+        assert_eq!(titles(&ta).await, ["a-post"]);
+        assert_eq!(titles(&tb).await, ["b-post"]);
+        let by_id_b = post::Entity::find_by_id(a_post.id)
+            .one(&tb)
+            .await
+            .expect("find b");
+        assert_eq!(
+            by_id_b.map(|p| p.title),
+            Some("b-post".to_owned()),
+            "ids overlap, rows differ"
+        );
+        assert_eq!(post::Entity::find().count(&tb).await.expect("count"), 1);
+
+        // find_related and joins
+        let related = a_post
+            .find_related(comment::Entity)
+            .all(&ta)
+            .await
+            .expect("related a");
+        assert_eq!(related.len(), 1);
+        let related_b = a_post
+            .find_related(comment::Entity)
+            .all(&tb)
+            .await
+            .expect("related b");
+        assert!(related_b.is_empty(), "b sees a's comment: {related_b:?}");
+        let with_a = post::Entity::find()
+            .find_with_related(comment::Entity)
+            .all(&ta)
+            .await
+            .expect("with related a");
+        assert_eq!(with_a.len(), 1);
+        assert_eq!(with_a[0].1.len(), 1);
+        let joined_b = comment::Entity::find()
+            .inner_join(post::Entity)
+            .all(&tb)
+            .await
+            .expect("join b");
+        assert!(joined_b.is_empty());
+        let joined_a: Vec<(comment::Model, Option<post::Model>)> = comment::Entity::find()
+            .find_also_related(post::Entity)
+            .all(&ta)
+            .await
+            .expect("also related a");
+        assert_eq!(joined_a.len(), 1);
+
+        // update_many
+        let updated = post::Entity::update_many()
+            .col_expr(post::Column::Title, Expr::value("b-updated"))
+            .exec(&tb)
+            .await
+            .expect("update_many b");
+        assert_eq!(updated.rows_affected, 1);
+        assert_eq!(titles(&ta).await, ["a-post"]);
+        assert_eq!(titles(&tb).await, ["b-updated"]);
+
+        // delete_many
+        let deleted = comment::Entity::delete_many()
+            .exec(&tb)
+            .await
+            .expect("delete b");
+        assert_eq!(deleted.rows_affected, 0);
+        assert_eq!(
+            comment::Entity::find().count(&ta).await.expect("count a"),
+            1
+        );
+
+        // raw SQL through the scope: prepared, and unprepared (simple protocol)
+        let raw = ta
+            .query_all_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT title FROM post ORDER BY title",
+            ))
+            .await
+            .expect("raw a");
+        let raw: Vec<String> = raw
+            .iter()
+            .map(|r| r.try_get("", "title").expect("title"))
+            .collect();
+        assert_eq!(raw, ["a-post"]);
+        let inserted = ta
+            .execute_unprepared("INSERT INTO post (title) VALUES ('a-raw'); INSERT INTO post (title) VALUES ('a-raw2')")
+            .await
+            .expect("unprepared a");
+        assert_eq!(inserted.rows_affected(), 2);
+        assert_eq!(titles(&ta).await, ["a-post", "a-raw", "a-raw2"]);
+        assert_eq!(titles(&tb).await, ["b-updated"]);
+        let schema = crate::strings(&tb, "SELECT current_schema()::text").await;
+        assert_eq!(schema, ["tenant_b"]);
+
+        // streaming, on the scope and in a transaction
+        let streamed: Vec<post::Model> = post::Entity::find()
+            .stream(&tb)
+            .await
+            .expect("stream b")
+            .try_collect()
+            .await
+            .expect("rows b");
+        assert_eq!(streamed.len(), 1);
+        assert_eq!(streamed[0].title, "b-updated");
+        let txn = ta.begin().await.expect("begin a");
+        {
+            let streamed: Vec<post::Model> = post::Entity::find()
+                .stream(&txn)
+                .await
+                .expect("stream a")
+                .try_collect()
+                .await
+                .expect("rows a");
+            assert_eq!(streamed.len(), 3);
+        }
+        txn.commit().await.expect("commit");
+
+        // transactions: closure form commits, an error rolls back, a nested savepoint works
+        let n = tb
+            .transaction::<_, usize, sea_orm::DbErr>(|txn| {
+                Box::pin(async move {
+                    post::ActiveModel {
+                        title: Set("b-txn".to_owned()),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await?;
+                    let nested = txn.begin().await?;
+                    post::ActiveModel {
+                        title: Set("b-nested-rolled-back".to_owned()),
+                        ..Default::default()
+                    }
+                    .insert(&nested)
+                    .await?;
+                    nested.rollback().await?;
+                    Ok(post::Entity::find().all(txn).await?.len())
+                })
+            })
+            .await
+            .expect("transaction b");
+        assert_eq!(n, 2);
+        let failed = ta
+            .transaction::<_, (), sea_orm::DbErr>(|txn| {
+                Box::pin(async move {
+                    txn.execute_unprepared("INSERT INTO post (title) VALUES ('a-doomed')")
+                        .await?;
+                    Err(sea_orm::DbErr::Custom("no".to_owned()))
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(titles(&ta).await, ["a-post", "a-raw", "a-raw2"]);
+        assert_eq!(titles(&tb).await, ["b-txn", "b-updated"]);
+        let ids: Vec<i32> = post::Entity::find()
+            .select_only()
+            .column(post::Column::Id)
+            .into_tuple()
+            .all(&ta)
+            .await
+            .expect("tuple");
+        assert_eq!(ids.len(), 3);
+    }
+}

@@ -1,0 +1,506 @@
+//! The tenant scope: run SeaORM queries in one tenant's schema.
+//!
+//! ```no_run
+//! # async fn demo(db: sea_orm::DatabaseConnection) -> Result<(), sea_tenant::Error> {
+//! use sea_orm::{ConnectionTrait, TransactionTrait};
+//! use sea_tenant::{TenantConnectionExt, TenantName};
+//!
+//! let name = TenantName::new("org_7")?;
+//! let t = db.tenant(&name);
+//! // Any SeaORM query takes `&t`, e.g. `post::Entity::find().all(&t).await?`.
+//! t.execute_unprepared("INSERT INTO post (title) VALUES ('hi')").await?;
+//!
+//! // A unit of work: BEGIN and set_config travel together.
+//! let txn = t.begin().await?;
+//! txn.execute_unprepared("UPDATE post SET title = 'bye'").await?;
+//! txn.commit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # How names resolve
+//!
+//! Every statement runs inside a transaction whose `search_path` was set with
+//! `set_config('search_path', '"tenant"', true)`: transaction-local, so it ends with the
+//! transaction and nothing of it stays on the pooled connection (nor on a PgBouncer server
+//! connection in transaction mode). No plain `SET` is ever sent.
+//!
+//! The path is the tenant's schema **alone**: `public` is not on it. A table missing from the
+//! tenant's schema is therefore an error (`relation "post" does not exist`), never a `public`
+//! table of the same name. `pg_catalog` stays implicitly searched, so built-in functions and
+//! types work.
+//!
+//! Global tables are reached in one of two ways:
+//! - entities declared with `#[sea_orm(schema_name = "public")]` (or any other schema) are
+//!   always schema-qualified, so they reach the global table whatever the path;
+//! - [`TenantScope::with_shared_schemas`] appends schemas after the tenant's (like Apartment's
+//!   `persistent_schemas`), for unqualified access to global tables and for extension types
+//!   and functions installed there. A name missing from the tenant schema then *does* fall
+//!   through to those schemas, so keep them free of table names that tenants also use.
+//!
+//! # Round trips
+//!
+//! Counted on the caller's path (what the caller waits for). "Deferred" work travels with the
+//! connection's return to the pool, which sqlx does in a background task (with a ping it sends
+//! anyway), before the connection can be borrowed again.
+//!
+//! | operation | round trips | statements |
+//! | --- | --- | --- |
+//! | [`TenantScope`] `SELECT` (`find`, `all`, `one`, `count`, `query_*` of a statement starting with `SELECT` and without `FOR …` locking) | 2 | `BEGIN READ ONLY; set_config` · query · (deferred `ROLLBACK`) |
+//! | [`TenantScope`] any other statement (`insert`, `update`, `delete`, `execute`) | 3 | `BEGIN; set_config` · statement · `COMMIT` |
+//! | [`TenantScope`] `execute_unprepared` | 1 | `SELECT set_config(…); <sql>` as one simple-protocol message (one implicit transaction) |
+//! | [`TenantScope`] stream | 2 + rows | `BEGIN [READ ONLY]; set_config` · query · (deferred `ROLLBACK`, or `COMMIT` at the end for a non-`SELECT`) |
+//! | [`TenantScope::begin`] / [`TenantScope::transaction`] | 1 | `BEGIN; set_config` (with isolation level / access mode in the same `BEGIN`) |
+//! | each statement in a [`TenantTransaction`] | 1 | as on any connection |
+//! | [`TenantTransaction::commit`] / `rollback` | 1 | as on any connection |
+//! | nested `begin` (savepoint) | 1 | `SAVEPOINT` |
+//!
+//! So a unit of work costs exactly what it costs on a plain connection (sea-orm's own `BEGIN`
+//! is one round trip too); the only extra is `set_config`'s few microseconds of server time. A
+//! single `SELECT` costs one round trip more than on a plain pool: sqlx waits for every reply
+//! before sending the next message, so `BEGIN` cannot be pipelined with an extended-protocol
+//! query. Read-only single statements run `READ ONLY` so that a `SELECT` with side effects (a
+//! writing function, `nextval`) fails loudly instead of being rolled back silently: run such
+//! statements in a transaction.
+//!
+//! # Cancellation
+//!
+//! A future dropped at any `.await` leaves no tenant state on a connection that another task
+//! can borrow:
+//! - while `BEGIN; set_config` is in flight (sqlx does not yet count the transaction, so it
+//!   would not roll it back), the connection is closed instead of returned to the pool;
+//! - once the transaction is open, dropping it queues `ROLLBACK`, and sqlx's pool sends it
+//!   and waits for its reply before the connection is idle again (the transaction-local
+//!   `search_path` goes with it);
+//! - `execute_unprepared`'s single message ends its implicit transaction on the server
+//!   whether or not anyone reads the reply.
+//!
+//! Raw SQL passed to `execute_unprepared` must not contain transaction control (`BEGIN`,
+//! `COMMIT`): a `BEGIN` left open would outlive the call, as on any pooled connection.
+
+mod conn;
+mod stream;
+mod transaction;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use sea_orm::sqlx::PgPool;
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr,
+    ExecResult, IsolationLevel, QueryResult, Statement, StreamTrait, TransactionError,
+    TransactionOptions, TransactionTrait,
+};
+
+use crate::TenantName;
+use crate::name::{quote_ident, quote_literal};
+use conn::ScopedConn;
+pub use stream::TenantStream;
+pub use transaction::TenantTransaction;
+
+/// Opens tenant scopes on a [`DatabaseConnection`].
+pub trait TenantConnectionExt {
+    /// A scope in `tenant`'s schema. Cheap (no I/O): make one per request or per unit of work.
+    ///
+    /// ```no_run
+    /// # async fn demo(db: sea_orm::DatabaseConnection) -> Result<(), sea_tenant::Error> {
+    /// use sea_orm::ConnectionTrait;
+    /// use sea_tenant::{TenantConnectionExt, TenantName};
+    ///
+    /// let t = db.tenant(&TenantName::new("org_7")?);
+    /// let rows = t.execute_unprepared("DELETE FROM post WHERE title = ''").await?;
+    /// println!("{} rows deleted in {}", rows.rows_affected(), t.tenant());
+    /// # Ok(()) }
+    /// ```
+    fn tenant(&self, tenant: &TenantName) -> TenantScope;
+}
+
+impl TenantConnectionExt for DatabaseConnection {
+    fn tenant(&self, tenant: &TenantName) -> TenantScope {
+        TenantScope::new(self, tenant)
+    }
+}
+
+/// Runs statements in one tenant's schema; see the [module docs](self) for how names resolve,
+/// what each operation costs and why cancellation is safe.
+///
+/// It implements [`ConnectionTrait`], [`StreamTrait`] and [`TransactionTrait`], so every SeaORM
+/// query and mutation takes `&scope`. Cloning is cheap (the pool is shared).
+#[derive(Clone)]
+pub struct TenantScope {
+    pool: Option<PgPool>,
+    tenant: TenantName,
+    sql: Arc<ScopeSql>,
+    named: bool,
+}
+
+/// The scope's fixed statements, built once per scope (the tenant name is validated, and
+/// quoted again anyway).
+#[derive(Debug)]
+struct ScopeSql {
+    search_path: String,
+    /// `SELECT set_config('search_path', '"tenant"', true)`.
+    set_config: String,
+}
+
+impl ScopeSql {
+    fn new(tenant: &TenantName, shared: &[String]) -> ScopeSql {
+        let search_path = std::iter::once(tenant.quoted())
+            .chain(shared.iter().map(|s| quote_ident(s)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let set_config = format!(
+            "SELECT set_config('search_path', {}, true)",
+            quote_literal(&search_path)
+        );
+        ScopeSql {
+            search_path,
+            set_config,
+        }
+    }
+
+    fn begin(&self, options: TransactionOptions) -> String {
+        let mut begin = String::from("BEGIN");
+        if let Some(level) = options.isolation_level {
+            begin.push_str(" ISOLATION LEVEL ");
+            begin.push_str(&level.to_string());
+        }
+        if let Some(mode) = options.access_mode {
+            begin.push(' ');
+            begin.push_str(&mode.to_string());
+        }
+        format!("{begin}; {}", self.set_config)
+    }
+}
+
+impl std::fmt::Debug for TenantScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantScope")
+            .field("tenant", &self.tenant)
+            .field("search_path", &self.sql.search_path)
+            .finish()
+    }
+}
+
+impl TenantScope {
+    /// A scope in `tenant`'s schema on `db`. Same as [`TenantConnectionExt::tenant`].
+    ///
+    /// `db` must be a PostgreSQL pool (sea-orm's `sqlx-postgres`); on any other connection every
+    /// statement of the scope fails with [`DbErr::Conn`].
+    pub fn new(db: &DatabaseConnection, tenant: &TenantName) -> TenantScope {
+        let pool = match &db.inner {
+            DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                Some(db.get_postgres_connection_pool().clone())
+            }
+            _ => None,
+        };
+        TenantScope {
+            pool,
+            tenant: tenant.clone(),
+            sql: Arc::new(ScopeSql::new(tenant, &[])),
+            named: true,
+        }
+    }
+
+    /// Appends `schemas` to the search path, after the tenant's schema, for global tables
+    /// reached by unqualified names (see the [module docs](self#how-names-resolve)).
+    ///
+    /// ```no_run
+    /// # fn demo(db: sea_orm::DatabaseConnection) -> Result<(), sea_tenant::Error> {
+    /// use sea_tenant::{TenantConnectionExt, TenantName};
+    ///
+    /// let t = db.tenant(&TenantName::new("org_7")?).with_shared_schemas(["shared"]);
+    /// assert_eq!(t.search_path(), r#""org_7", "shared""#);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_shared_schemas<I, S>(mut self, schemas: I) -> TenantScope
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let shared: Vec<String> = schemas.into_iter().map(Into::into).collect();
+        self.sql = Arc::new(ScopeSql::new(&self.tenant, &shared));
+        self
+    }
+
+    /// Whether statements are prepared under a name and cached per connection (the default,
+    /// and the fastest on a direct connection). PgBouncer before 1.21 in transaction mode
+    /// mixes up named statements of different clients (`prepared statement "sqlx_s_1" already
+    /// exists`): turn them off there. Unnamed statements cost one more round trip each
+    /// (sqlx parses, waits, then binds), all inside the scope's transaction, so PgBouncer keeps
+    /// them on one server connection.
+    ///
+    /// ```no_run
+    /// # fn demo(db: sea_orm::DatabaseConnection) -> Result<(), sea_tenant::Error> {
+    /// use sea_tenant::{TenantConnectionExt, TenantName};
+    ///
+    /// let t = db.tenant(&TenantName::new("org_7")?).with_named_statements(false);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_named_statements(mut self, named: bool) -> TenantScope {
+        self.named = named;
+        self
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &TenantName {
+        &self.tenant
+    }
+
+    /// The `search_path` every statement of the scope runs with, e.g. `"org_7"`.
+    pub fn search_path(&self) -> &str {
+        &self.sql.search_path
+    }
+
+    /// Whether the tenant's schema exists: one catalog query (one round trip, simple protocol,
+    /// so it is safe through PgBouncer in transaction mode too).
+    pub async fn schema_exists(&self) -> Result<bool, DbErr> {
+        let pool = self.pool()?;
+        let sql = format!(
+            "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {}",
+            self.tenant.literal()
+        );
+        let found =
+            sea_orm::sqlx::Executor::fetch_optional(pool, sea_orm::sqlx::AssertSqlSafe(sql))
+                .await
+                .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        Ok(found.is_some())
+    }
+
+    fn pool(&self) -> Result<&PgPool, DbErr> {
+        self.pool.as_ref().ok_or_else(|| {
+            DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                "sea-tenant: a tenant scope needs a PostgreSQL (sqlx-postgres) connection"
+                    .to_owned(),
+            ))
+        })
+    }
+
+    async fn open(&self, options: TransactionOptions) -> Result<ScopedConn, DbErr> {
+        ScopedConn::begin(self.pool()?, &self.sql.begin(options), self.named).await
+    }
+
+    /// Opens the transaction a single statement runs in: read-only for plain `SELECT`s, whose
+    /// end need not be waited for.
+    async fn open_for(&self, sql: &str) -> Result<(ScopedConn, bool), DbErr> {
+        let read_only = is_plain_select(sql);
+        let options = TransactionOptions {
+            access_mode: read_only.then_some(AccessMode::ReadOnly),
+            ..TransactionOptions::default()
+        };
+        Ok((self.open(options).await?, read_only))
+    }
+
+    /// Ends a single statement's transaction. A read-only one has nothing to commit: its
+    /// `ROLLBACK` is queued and sent when the connection goes back to the pool.
+    async fn finish(mut conn: ScopedConn, read_only: bool) -> Result<(), DbErr> {
+        if read_only {
+            conn.start_rollback_all();
+            Ok(())
+        } else {
+            conn.commit().await
+        }
+    }
+
+    /// Begins a transaction in the tenant's schema: `BEGIN; set_config`, one round trip.
+    pub async fn begin(&self) -> Result<TenantTransaction, DbErr> {
+        self.begin_with_options(TransactionOptions::default()).await
+    }
+
+    /// Like [`begin`](TenantScope::begin); isolation level and access mode go into the same
+    /// `BEGIN` statement, still one round trip.
+    pub async fn begin_with_options(
+        &self,
+        options: TransactionOptions,
+    ) -> Result<TenantTransaction, DbErr> {
+        let conn = self.open(options).await?;
+        Ok(TenantTransaction::new(conn, self.tenant.clone()))
+    }
+}
+
+/// Whether `sql` is a `SELECT` that takes no row locks, so a read-only transaction runs it
+/// unchanged. Anything unsure counts as a write: that path is always correct, only slower.
+fn is_plain_select(sql: &str) -> bool {
+    let bytes = sql.trim_start().as_bytes();
+    let starts = bytes.len() > 6
+        && bytes[..6].eq_ignore_ascii_case(b"select")
+        && bytes[6].is_ascii_whitespace();
+    starts
+        && !contains_ignore_ascii_case(bytes, b" for ")
+        && !contains_ignore_ascii_case(bytes, b"\nfor ")
+}
+
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for TenantScope {
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let mut conn = self.open(TransactionOptions::default()).await?;
+        let result = conn.execute(&stmt).await?;
+        conn.commit().await?;
+        Ok(result)
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        conn::execute_unprepared_once(self.pool()?, &self.sql.set_config, sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
+        let row = conn.query_one(&stmt).await?;
+        Self::finish(conn, read_only).await?;
+        Ok(row)
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
+        let rows = conn.query_all(&stmt).await?;
+        Self::finish(conn, read_only).await?;
+        Ok(rows)
+    }
+}
+
+impl StreamTrait for TenantScope {
+    type Stream<'a> = TenantStream<'a>;
+
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+
+    fn stream_raw<'a>(
+        &'a self,
+        stmt: Statement,
+    ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
+        Box::pin(async move {
+            let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
+            Ok(TenantStream::new(move |rows| async move {
+                let streamed = conn.stream_into(&stmt, &rows).await;
+                // A consumer that stopped early dropped the receiver: roll back rather than
+                // commit half-read writes.
+                let outcome = match streamed {
+                    Ok(()) if !rows.is_closed() => Self::finish(conn, read_only).await,
+                    Ok(()) => Ok(()),
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = outcome {
+                    let _ = rows.send(Err(err)).await;
+                }
+            }))
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TransactionTrait for TenantScope {
+    type Transaction = TenantTransaction;
+
+    async fn begin(&self) -> Result<TenantTransaction, DbErr> {
+        TenantScope::begin(self).await
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<TenantTransaction, DbErr> {
+        self.begin_with_options(TransactionOptions {
+            isolation_level,
+            access_mode,
+            sqlite_transaction_mode: None,
+        })
+        .await
+    }
+
+    async fn begin_with_options(
+        &self,
+        options: TransactionOptions,
+    ) -> Result<TenantTransaction, DbErr> {
+        TenantScope::begin_with_options(self, options).await
+    }
+
+    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c TenantTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        let txn = TenantScope::begin(self)
+            .await
+            .map_err(TransactionError::Connection)?;
+        transaction::run(txn, callback).await
+    }
+
+    async fn transaction_with_config<F, T, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c TenantTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        let txn = self
+            .begin_with_config(isolation_level, access_mode)
+            .await
+            .map_err(TransactionError::Connection)?;
+        transaction::run(txn, callback).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_plain_selects() {
+        assert!(is_plain_select(
+            r#"SELECT "post"."id" FROM "post" WHERE "post"."id" = $1"#
+        ));
+        assert!(is_plain_select("  select\n1"));
+        assert!(!is_plain_select("SELECT * FROM post FOR UPDATE"));
+        assert!(!is_plain_select("select * from post\nfor share"));
+        assert!(!is_plain_select(
+            "INSERT INTO post (title) VALUES ($1) RETURNING id"
+        ));
+        assert!(!is_plain_select(
+            "WITH x AS (DELETE FROM post RETURNING id) SELECT id FROM x"
+        ));
+        assert!(!is_plain_select("SELECTED"));
+        assert!(!is_plain_select("sel"));
+    }
+
+    #[test]
+    fn search_path_and_begin_are_quoted() {
+        let tenant = TenantName::new("org_7").expect("valid");
+        let sql = ScopeSql::new(&tenant, &["sh\"ared".to_owned(), "it's".to_owned()]);
+        assert_eq!(sql.search_path, r#""org_7", "sh""ared", "it's""#);
+        assert_eq!(
+            sql.set_config,
+            r#"SELECT set_config('search_path', '"org_7", "sh""ared", "it''s"', true)"#
+        );
+        let begin = sql.begin(TransactionOptions {
+            isolation_level: Some(IsolationLevel::Serializable),
+            access_mode: Some(AccessMode::ReadOnly),
+            sqlite_transaction_mode: None,
+        });
+        assert!(
+            begin.starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SELECT set_config(")
+        );
+    }
+}
