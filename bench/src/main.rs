@@ -9,6 +9,7 @@
 //! sequential and slow; it is timed on `--naive-sample` tenants per round and scaled linearly to
 //! the tenant count, which the table says.
 
+mod b6;
 mod scenarios;
 mod workload;
 

@@ -35,6 +35,9 @@ pub async fn run_all(b: &Bench) -> BenchResult<Vec<Figure>> {
     if b.wants("B5") {
         figures.extend(b5_provisioning(b).await?);
     }
+    if b.wants("B6") {
+        figures.extend(crate::b6::b6_scoped_queries(b).await?);
+    }
     Ok(figures)
 }
 
