@@ -85,9 +85,9 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
-        let db = std::mem::take(&mut self.db);
-        // Drop cannot await, and the test's runtime may be shutting down: use a thread
-        // with a runtime of its own.
+        // Drop cannot await, and blocking this runtime's thread while its own pool closes
+        // would hang: a thread with a runtime of its own drops the database instead, and
+        // `WITH (FORCE)` ends the pool's connections server-side.
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -96,7 +96,6 @@ impl Drop for TestDb {
                 return;
             };
             rt.block_on(async move {
-                db.close().await.ok();
                 let admin = connect(&server_url(), 1).await;
                 admin
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -233,3 +232,6 @@ pub async fn default_search_path(db: &impl ConnectionTrait) -> String {
     .await
     .remove(0)
 }
+
+/// Owner entities (`#[tenant]`) for the `owner_*` tests.
+pub mod owner_entities;
