@@ -308,7 +308,8 @@ macro_rules! owner_suite {
             async fn hostile_slugs_are_typed_errors_and_create_nothing() {
                 let t = setup(concat!("own_bad_", stringify!($form))).await;
                 let before = schemas(&t.db).await;
-                let long = "x".repeat(64);
+                // "org_" + 60 bytes: a 64-byte name, one past the limit.
+                let long = "x".repeat(60);
                 let cases: [&str; 4] = [
                     "x\"; DROP SCHEMA public CASCADE; --",
                     &long,
@@ -327,7 +328,7 @@ macro_rules! owner_suite {
                     match sea_tenant_error(&err) {
                         Error::InvalidName(name_err) => {
                             assert_eq!(name_err.value(), format!("org_{slug}"));
-                            if slug.len() == 64 {
+                            if slug.len() == 60 {
                                 assert!(matches!(name_err, NameError::TooLong { .. }));
                             } else {
                                 assert!(matches!(name_err, NameError::InvalidChar { .. }));
@@ -364,6 +365,18 @@ macro_rules! owner_suite {
                     .expect("row");
                 assert_eq!(row, ok);
                 assert!(schema_exists(&t.db, "org_fine").await);
+
+                // 63 bytes is still fine.
+                let slug = "y".repeat(59);
+                org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set(slug.clone()),
+                    name: Set("Long".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("63-byte name");
+                assert!(schema_exists(&t.db, &format!("org_{slug}")).await);
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,3 +425,105 @@ macro_rules! owner_suite {
 
 owner_suite!(classic);
 owner_suite!(dense);
+
+/// The dense format's `ActiveModelEx` builder opens a transaction itself and calls the
+/// ActiveModel hooks inside it.
+mod dense_builder {
+    use super::*;
+    use sea_tenant_tests::owner_entities::dense::{org_broken, org_id};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn builder_save_provisions_in_its_transaction() {
+        let t = setup("own_builder").await;
+        let saved = org_id::ActiveModel::builder()
+            .set_name("Built")
+            .save(&t.db)
+            .await
+            .expect("save");
+        let id = saved.id.try_as_ref().copied().expect("id");
+        assert!(schema_exists(&t.db, &format!("org_{id}")).await);
+
+        let before = schemas(&t.db).await;
+        let err = org_broken::ActiveModel::builder()
+            .set_name("Broken")
+            .save(&t.db)
+            .await
+            .expect_err("provisioning fails");
+        assert!(
+            matches!(sea_tenant_error(&err), Error::Tenant { .. }),
+            "{err}"
+        );
+        assert_eq!(count(&t.db, "SELECT count(*) FROM org_broken").await, 0);
+        assert_eq!(schemas(&t.db).await, before);
+    }
+}
+
+/// The connection-generic provisioning primitives the hooks are built on.
+mod provisioning {
+    use super::*;
+    use sea_tenant::TenantName;
+    use sea_tenant::provision::{self, MigrationScript};
+    use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations};
+    use sea_tenant_tests::{default_search_path, pooled_search_paths};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ensure_applies_only_pending_migrations_and_is_race_free() {
+        let t = TestDb::new("own_ensure").await;
+        let name = TenantName::new("acme").expect("name");
+        provision::create_tenant_on::<BlogV2Migrations, _>(&t.db, &name)
+            .await
+            .expect("create at v2");
+        assert_eq!(
+            versions(&t.db, "acme", "seaql_tenant_migrations").await,
+            BLOG_VERSIONS[..2]
+        );
+        let err = provision::create_tenant_on::<BlogMigrations, _>(&t.db, &name)
+            .await
+            .expect_err("exists");
+        assert!(matches!(err, Error::SchemaExists { .. }), "{err}");
+
+        // Two concurrent ensures on a pool: the advisory lock and the in-script pending
+        // check make the second one a no-op instead of a duplicate-table error.
+        let (a, b) = tokio::join!(
+            provision::ensure_tenant_on::<BlogMigrations, _>(&t.db, &name),
+            provision::ensure_tenant_on::<BlogMigrations, _>(&t.db, &name),
+        );
+        a.expect("ensure a");
+        b.expect("ensure b");
+        assert_eq!(
+            versions(&t.db, "acme", "seaql_tenant_migrations").await,
+            BLOG_VERSIONS
+        );
+        assert_eq!(
+            count(
+                &t.db,
+                "SELECT count(*) FROM information_schema.columns \
+                 WHERE table_schema = 'acme' AND table_name = 'post' AND column_name = 'published'"
+            )
+            .await,
+            1
+        );
+        let script = MigrationScript::of::<BlogMigrations>()
+            .await
+            .expect("render");
+        assert_eq!(script.versions(), BLOG_VERSIONS);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pooled_connections_keep_their_search_path() {
+        let t = setup("own_path").await;
+        let default = default_search_path(&t.db).await;
+        for id in 1..=8 {
+            sea_tenant_tests::owner_entities::classic::org_id::ActiveModel {
+                id: Set(id),
+                name: Set("x".into()),
+            }
+            .insert(&t.db)
+            .await
+            .expect("insert");
+        }
+        for path in pooled_search_paths(&t.db, 4).await {
+            assert_eq!(path, default);
+        }
+    }
+}
