@@ -281,7 +281,7 @@ where
         })?)
         .build(DbBackend::Postgres)
         .to_string();
-    provision::rename_tenant_on(db, &old_name, &new_name, &update)
+    provision::rename_with(db, &old_name, &new_name, &update)
         .await
         .map_err(into_db_err)?;
     tracing::info!(from = %old_name, to = %new_name, "renamed tenant schema");

@@ -122,6 +122,20 @@ impl MigrationScript {
 
     /// A script that creates the schema `tenant` (failing if it exists), its version table,
     /// applies every migration and records each one.
+    ///
+    /// ```
+    /// # use sea_orm_migration::prelude::*;
+    /// # struct Empty;
+    /// # impl MigratorTrait for Empty {
+    /// #     fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+    /// # }
+    /// # async fn demo() -> sea_tenant::Result<()> {
+    /// use sea_tenant::{TenantName, provision::MigrationScript};
+    ///
+    /// let sql = MigrationScript::of::<Empty>().await?.create_sql(&TenantName::new("org_7")?);
+    /// assert!(sql.contains("CREATE SCHEMA \"org_7\""));
+    /// # Ok(()) }
+    /// ```
     pub fn create_sql(&self, tenant: &TenantName) -> String {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
@@ -213,7 +227,8 @@ fn set_search_path(tenant: &TenantName) -> String {
     )
 }
 
-/// The per-tenant transaction-scoped advisory lock.
+/// The per-tenant transaction-scoped advisory lock. The key must be the one the migrator
+/// takes, so that `ensure_tenant_on` and a migrator run never work on one tenant at once.
 pub(crate) fn lock_sql(tenant: &TenantName) -> String {
     format!(
         "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
@@ -312,10 +327,28 @@ where
     Ok(())
 }
 
-/// Renames the schema `from` to `to` on `db`, followed by `also` (more statements that must
-/// commit or fail together with the rename; may be empty). Fails with
-/// [`Error::SchemaExists`] if `to` exists, [`Error::MissingSchema`] if `from` does not.
+/// Renames the schema `from` to `to` on `db`. Fails with [`Error::SchemaExists`] if `to`
+/// exists, [`Error::MissingSchema`] if `from` does not.
+///
+/// ```no_run
+/// use sea_tenant::{TenantName, provision};
+///
+/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
+/// provision::rename_tenant_on(db, &TenantName::new("org_acme")?, &TenantName::new("org_acme2")?)
+///     .await?;
+/// # Ok(()) }
+/// ```
 pub async fn rename_tenant_on<C: ConnectionTrait>(
+    db: &C,
+    from: &TenantName,
+    to: &TenantName,
+) -> Result<()> {
+    rename_with(db, from, to, "").await
+}
+
+/// [`rename_tenant_on`] followed by `also`, SQL that must commit or fail together with the
+/// rename (the owner row's update), in the same script.
+pub(crate) async fn rename_with<C: ConnectionTrait>(
     db: &C,
     from: &TenantName,
     to: &TenantName,
@@ -344,6 +377,14 @@ pub async fn rename_tenant_on<C: ConnectionTrait>(
 }
 
 /// Drops the schema `tenant` with everything in it, if it exists.
+///
+/// ```no_run
+/// use sea_tenant::{TenantName, provision};
+///
+/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
+/// provision::drop_tenant_on(db, &TenantName::new("org_7")?).await?;
+/// # Ok(()) }
+/// ```
 pub async fn drop_tenant_on<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<()> {
     db.execute_unprepared(&format!(
         "DROP SCHEMA IF EXISTS {} CASCADE",
@@ -355,6 +396,14 @@ pub async fn drop_tenant_on<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> 
 }
 
 /// Whether the schema `tenant` exists (as seen by `db`'s transaction, if any).
+///
+/// ```no_run
+/// use sea_tenant::{TenantName, provision};
+///
+/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
+/// let exists = provision::schema_exists(db, &TenantName::new("org_7")?).await?;
+/// # Ok(()) }
+/// ```
 pub async fn schema_exists<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<bool> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
