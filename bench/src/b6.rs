@@ -34,8 +34,10 @@ const UNITS: usize = 500;
 
 pub async fn b6_scoped_queries(b: &Bench) -> BenchResult<Vec<Figure>> {
     let tenant = TenantName::new("b6_tenant")?;
-    b.db.execute_unprepared("DROP SCHEMA IF EXISTS b6_tenant CASCADE; DROP TABLE IF EXISTS public.t_1 CASCADE")
-        .await?;
+    b.db.execute_unprepared(
+        "DROP SCHEMA IF EXISTS b6_tenant CASCADE; DROP TABLE IF EXISTS public.t_1 CASCADE",
+    )
+    .await?;
     sea_tenant::ensure_tenant::<crate::workload::Ten>(&b.db, &tenant).await?;
     let [create_table, _] = crate::workload::create_sql(1);
     b.db.execute_unprepared(&create_table).await?;

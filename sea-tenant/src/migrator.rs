@@ -39,16 +39,12 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 use tracing::{debug, info, warn};
 
 use crate::catalog::{TenantState, load_states};
+use crate::lock::lock_sql;
 use crate::name::quote_literal;
 use crate::progress::Progress;
 use crate::report::{MigrationState, Operation, Outcome, Report, TenantReport};
 use crate::version_table::{DEFAULT_VERSION_TABLE, VersionTable};
 use crate::{AllTenants, Error, Result, TenantName};
-
-/// The first key of sea-tenant's advisory locks (`pg_advisory_xact_lock(int4, int4)`); the
-/// second is `hashtext(schema)`. A hash collision only serialises two tenants, never merges
-/// their work.
-const LOCK_NAMESPACE: i32 = 0x5e7e_0001;
 
 /// The default number of tenants migrated at once.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -576,10 +572,9 @@ impl<'a> TenantRun<'a> {
         let db_err = Error::tenant_db(self.tenant);
         let txn = self.conn.begin().await.map_err(db_err)?;
         let mut sql = format!(
-            "SELECT set_config('search_path', {path}, true); \
-             SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, hashtext({name}))",
+            "SELECT set_config('search_path', {path}, true); {lock}",
             path = quote_literal(&self.tenant.quoted()),
-            name = self.tenant.literal(),
+            lock = lock_sql(self.tenant),
         );
         if !self.state.schema_exists {
             sql += &format!("; CREATE SCHEMA IF NOT EXISTS {}", self.tenant.quoted());

@@ -156,3 +156,12 @@ impl MigratorTrait for BrokenMigrations {
         ]
     }
 }
+
+/// The first two migrations of [`BlogMigrations`]: a tenant at an older version.
+pub struct BlogV2Migrations;
+
+impl MigratorTrait for BlogV2Migrations {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreatePost), Box::new(CreateComment)]
+    }
+}

@@ -540,3 +540,5 @@ pub mod scope_support {
         assert_eq!(ids.len(), 3);
     }
 }
+/// Owner entities (`#[tenant]`) for the `owner_*` tests.
+pub mod owner_entities;

@@ -1,0 +1,7 @@
+#[sea_tenant_macros::tenant(template = "org_<nope>", migrator = Migrations)]
+pub struct Model {
+    pub id: i32,
+    pub name: String,
+}
+
+fn main() {}

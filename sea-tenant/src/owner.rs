@@ -1,0 +1,564 @@
+//! Owner entities: a row of an ordinary table (say `organization`) owns one tenant schema,
+//! named by a template over its fields.
+//!
+//! ```
+//! # fn main() {}
+//! # mod tenant_migration {
+//! #     use sea_orm_migration::prelude::*;
+//! #     pub struct TenantMigrations;
+//! #     impl MigratorTrait for TenantMigrations {
+//! #         fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+//! #     }
+//! # }
+//! mod organization {
+//!     use sea_orm::entity::prelude::*;
+//!
+//!     #[sea_tenant::tenant(template = "org_<id>", migrator = crate::tenant_migration::TenantMigrations)]
+//!     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+//!     #[sea_orm(table_name = "organization")]
+//!     pub struct Model {
+//!         #[sea_orm(primary_key)]
+//!         pub id: i32,
+//!         pub name: String,
+//!     }
+//!
+//!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//!     pub enum Relation {}
+//!
+//!     // No hook logic of your own: let sea-tenant write the whole impl.
+//!     sea_tenant::tenant_behavior!();
+//! }
+//! ```
+//!
+//! With hook logic of your own, write the impl yourself and call the four hook functions of
+//! this module from it, before or after your own code:
+//!
+//! ```
+//! # fn main() {}
+//! # mod tenant_migration {
+//! #     use sea_orm_migration::prelude::*;
+//! #     pub struct TenantMigrations;
+//! #     impl MigratorTrait for TenantMigrations {
+//! #         fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+//! #     }
+//! # }
+//! mod organization {
+//!     use sea_orm::entity::prelude::*;
+//!     use sea_orm::Set;
+//!     use sea_tenant::tenant;
+//!
+//!     // The 2.0 dense format works the same way.
+//!     #[sea_orm::model]
+//!     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+//!     #[sea_orm(table_name = "organization")]
+//!     #[tenant(template = "org_<slug>", migrator = crate::tenant_migration::TenantMigrations)]
+//!     pub struct Model {
+//!         #[sea_orm(primary_key)]
+//!         pub id: i32,
+//!         pub slug: String,
+//!         pub name: String,
+//!     }
+//!
+//!     #[async_trait::async_trait]
+//!     impl ActiveModelBehavior for ActiveModel {
+//!         async fn before_save<C>(mut self, db: &C, insert: bool) -> Result<Self, DbErr>
+//!         where
+//!             C: ConnectionTrait,
+//!         {
+//!             if let Some(name) = self.name.try_as_ref() {
+//!                 let trimmed = name.trim().to_owned(); // your own logic
+//!                 self.name = Set(trimmed);
+//!             }
+//!             sea_tenant::owner::before_save::<Entity, C>(self, db, insert).await
+//!         }
+//!
+//!         async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
+//!         where
+//!             C: ConnectionTrait,
+//!         {
+//!             sea_tenant::owner::after_save::<Entity, C>(model, db, insert).await
+//!         }
+//!
+//!         async fn before_delete<C>(self, db: &C) -> Result<Self, DbErr>
+//!         where
+//!             C: ConnectionTrait,
+//!         {
+//!             sea_tenant::owner::before_delete::<Entity, C>(self, db).await
+//!         }
+//!
+//!         async fn after_delete<C>(self, db: &C) -> Result<Self, DbErr>
+//!         where
+//!             C: ConnectionTrait,
+//!         {
+//!             sea_tenant::owner::after_delete::<Entity, C>(self, db).await
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! # What the hooks do
+//!
+//! | operation | hook | statements |
+//! |---|---|---|
+//! | insert | `before_save` | none; validates the name if the template's fields are already set (a slug) |
+//! | insert | `after_save` | the provisioning script ([`provision::create_tenant_on`]) |
+//! | update touching a template field, new name differs | `before_save` | `ALTER SCHEMA old RENAME TO new` + an `UPDATE` of the template fields, in one script |
+//! | update touching no template field | – | none (not even a read) |
+//! | delete, `drop = true` | `after_delete` | `DROP SCHEMA … CASCADE` |
+//! | delete, default | `after_delete` | none; logs (`tracing`, info) that the schema was kept |
+//!
+//! # Atomicity, per connection kind
+//!
+//! **Inside a transaction** (a `DatabaseTransaction`, or an executor or restricted connection
+//! on one) every statement above runs in the caller's transaction: a rollback undoes the row
+//! and the DDL together, and the caller's `search_path` is unchanged afterwards.
+//!
+//! **On a pool** (`DatabaseConnection`) each statement is its own transaction, so:
+//! - *insert*: the template may use fields the database assigns (`id`), so provisioning can
+//!   only run after the `INSERT` committed. Provisioning itself is one script, hence atomic.
+//!   If it fails, the hook deletes the row again (compensation) and returns the error. A
+//!   crash between the two leaves a row without a schema: [`provision::ensure_tenant_on`]
+//!   (or the migrator's `--create-missing`) repairs it.
+//! - *rename*: done in `before_save`, as one script that renames the schema **and** writes
+//!   the new template values to the row, so row and schema change together or not at all.
+//!   SeaORM's own `UPDATE` follows and writes the same values again with the other changed
+//!   columns; if that one fails, row and schema still agree.
+//! - *drop*: runs after the `DELETE` succeeded, so a refused delete (a foreign key pointing
+//!   at the row) never costs the tenant's data. If the drop fails, the row is gone and the
+//!   schema stays (and the error is returned).
+//!
+//! # What the hooks do not see
+//!
+//! `Entity::insert`, `insert_many`, `update_many` and `delete_many` run no hooks. After
+//! a bulk insert, provision each new row with [`ensure_owned_tenant`] (or the migrator's
+//! `--create-missing`).
+//!
+//! # Errors
+//!
+//! Hooks must return `DbErr`; sea-tenant's own [`Error`] travels inside it and
+//! [`tenant_error`] gets it back:
+//!
+//! ```
+//! use sea_tenant::{Error, NameError, owner};
+//!
+//! let db_err = owner::into_db_err(Error::InvalidName(sea_tenant::TenantName::new("Org").unwrap_err()));
+//! assert!(matches!(
+//!     owner::tenant_error(&db_err),
+//!     Some(Error::InvalidName(NameError::InvalidChar { .. }))
+//! ));
+//! ```
+
+use std::fmt::{Display, Write as _};
+use std::sync::Arc;
+
+use sea_orm::sea_query::{Condition, IntoCondition};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable,
+    ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::{Error, TenantName, provision};
+
+pub use sea_tenant_macros::tenant;
+
+/// The options of `#[tenant(...)]`, as the macro wrote them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerOptions {
+    /// Create the schema when a row is inserted (default `true`).
+    pub create: bool,
+    /// Rename the schema when an update changes its name (default `true`).
+    pub rename: bool,
+    /// Drop the schema when its row is deleted (default `false`: keep it and log).
+    pub drop: bool,
+}
+
+/// The empty migration set: the `Migrator` of an owner declared with `create = false`.
+#[derive(Debug, Clone, Copy)]
+pub struct NoMigrations;
+
+impl MigratorTrait for NoMigrations {
+    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+        Vec::new()
+    }
+}
+
+/// An entity whose rows own tenant schemas. Implemented by `#[tenant(...)]` on the entity's
+/// `Model`; not meant to be implemented by hand.
+pub trait TenantOwner: EntityTrait {
+    /// The tenant migration set run in a new schema.
+    type Migrator: MigratorTrait + 'static;
+
+    /// The template, e.g. `org_<id>`.
+    const TEMPLATE: &'static str;
+
+    /// The macro's options.
+    const OPTIONS: OwnerOptions;
+
+    /// The template rendered from `model`, not validated.
+    fn render(model: &Self::Model) -> String;
+
+    /// The template rendered from `am`, or `None` if a template field is `NotSet`.
+    fn render_active(am: &Self::ActiveModel) -> Option<String>;
+
+    /// Whether `am` sets any template field.
+    fn template_set(am: &Self::ActiveModel) -> bool;
+
+    /// Fills every `NotSet` template field of `am` from `model` (as `Unchanged`, so it adds
+    /// nothing to an `UPDATE`).
+    fn fill_template(am: &mut Self::ActiveModel, model: &Self::Model);
+
+    /// A fresh active model that sets exactly the template fields `am` has values for.
+    fn template_update(am: &Self::ActiveModel) -> Self::ActiveModel;
+
+    /// The validated tenant name of `model`.
+    fn tenant_of(model: &Self::Model) -> Result<TenantName, Error> {
+        Ok(TenantName::new(Self::render(model))?)
+    }
+}
+
+/// Wraps sea-tenant's error into the `DbErr` a hook has to return; [`tenant_error`] undoes it.
+pub fn into_db_err(err: Error) -> DbErr {
+    DbErr::TryIntoErr {
+        from: "owner row",
+        into: "tenant schema",
+        source: Arc::new(err),
+    }
+}
+
+/// The sea-tenant [`Error`] inside a `DbErr` returned by an owner hook, if it is one.
+pub fn tenant_error(err: &DbErr) -> Option<&Error> {
+    match err {
+        DbErr::TryIntoErr { source, .. } => source.downcast_ref::<Error>(),
+        _ => None,
+    }
+}
+
+/// The `before_save` hook. On an update that changes the tenant name, renames the schema
+/// (see the [module docs](self)); otherwise passes `am` through.
+pub async fn before_save<E, C>(
+    am: E::ActiveModel,
+    db: &C,
+    insert: bool,
+) -> Result<E::ActiveModel, DbErr>
+where
+    E: TenantOwner,
+    C: ConnectionTrait,
+{
+    if insert {
+        // A name made of fields known before the INSERT (e.g. a slug) is checked now, so
+        // an invalid one never even writes the row.
+        if E::OPTIONS.create
+            && let Some(raw) = E::render_active(&am)
+        {
+            TenantName::new(raw).map_err(|e| into_db_err(e.into()))?;
+        }
+        return Ok(am);
+    }
+    if !E::OPTIONS.rename || !E::template_set(&am) {
+        return Ok(am);
+    }
+    let old = load::<E, C>(&am, db).await?;
+    let old_name = E::tenant_of(&old).map_err(into_db_err)?;
+    let mut merged = am.clone();
+    E::fill_template(&mut merged, &old);
+    let raw = E::render_active(&merged).ok_or_else(|| {
+        into_db_err(Error::Generate(format!(
+            "{}: a template field has no value",
+            E::TEMPLATE
+        )))
+    })?;
+    let new_name = TenantName::new(raw).map_err(|e| into_db_err(e.into()))?;
+    if new_name == old_name {
+        return Ok(am);
+    }
+    // The row's template fields are written in the same script as the rename: on a pool
+    // this is the only way the two commit together (see the module docs).
+    let update = E::update_many()
+        .set(E::template_update(&merged))
+        .filter(pk_condition::<E>(|col| {
+            merged.get(col).into_value().or_else(|| Some(old.get(col)))
+        })?)
+        .build(DbBackend::Postgres)
+        .to_string();
+    provision::rename_with(db, &old_name, &new_name, &update)
+        .await
+        .map_err(into_db_err)?;
+    tracing::info!(from = %old_name, to = %new_name, "renamed tenant schema");
+    Ok(am)
+}
+
+/// The `after_save` hook. On an insert, provisions the row's tenant; if that fails, deletes
+/// the row again (on a pool it has committed already) and returns the error.
+pub async fn after_save<E, C>(model: E::Model, db: &C, insert: bool) -> Result<E::Model, DbErr>
+where
+    E: TenantOwner,
+    C: ConnectionTrait,
+{
+    if !insert || !E::OPTIONS.create {
+        return Ok(model);
+    }
+    let provisioned = match E::tenant_of(&model) {
+        Ok(name) => provision::create_tenant_on::<E::Migrator, C>(db, &name)
+            .await
+            .map(|()| name),
+        Err(err) => Err(err),
+    };
+    match provisioned {
+        Ok(name) => {
+            tracing::info!(tenant = %name, "created tenant schema");
+            Ok(model)
+        }
+        Err(err) => {
+            // On a pool this removes the committed row. Inside a transaction the failed
+            // script aborted the transaction, so this DELETE fails too and the caller's
+            // rollback removes the row; either way the original error is the one to report.
+            let compensated = delete_row::<E, C>(&model, db).await;
+            if let Err(delete_err) = compensated {
+                tracing::debug!(error = %delete_err, "compensating delete of the owner row failed");
+            }
+            Err(into_db_err(err))
+        }
+    }
+}
+
+/// The `before_delete` hook: loads the template fields `am` lacks (e.g. an active model with
+/// only its primary key), while the row still exists.
+pub async fn before_delete<E, C>(am: E::ActiveModel, db: &C) -> Result<E::ActiveModel, DbErr>
+where
+    E: TenantOwner,
+    C: ConnectionTrait,
+{
+    if E::render_active(&am).is_some() {
+        return Ok(am);
+    }
+    let mut am = am;
+    let old = load::<E, C>(&am, db).await?;
+    E::fill_template(&mut am, &old);
+    Ok(am)
+}
+
+/// The `after_delete` hook: drops the schema with `drop = true`, otherwise logs that it was
+/// kept.
+pub async fn after_delete<E, C>(am: E::ActiveModel, db: &C) -> Result<E::ActiveModel, DbErr>
+where
+    E: TenantOwner,
+    C: ConnectionTrait,
+{
+    let Some(raw) = E::render_active(&am) else {
+        return Ok(am);
+    };
+    // A row whose name never was valid never had a schema: nothing to drop or keep.
+    let Ok(name) = TenantName::new(raw) else {
+        return Ok(am);
+    };
+    if E::OPTIONS.drop {
+        provision::drop_tenant_on(db, &name)
+            .await
+            .map_err(into_db_err)?;
+        tracing::info!(tenant = %name, "dropped tenant schema with its owner row");
+    } else {
+        tracing::info!(tenant = %name, "owner row deleted; tenant schema kept (drop = false)");
+    }
+    Ok(am)
+}
+
+/// Provisions the tenant of an existing owner row if it is missing, and applies pending
+/// migrations: the repair for rows inserted without hooks (`insert_many`).
+///
+/// ```no_run
+/// # mod organization {
+/// #     use sea_orm::entity::prelude::*;
+/// #     pub struct M;
+/// #     impl sea_orm_migration::MigratorTrait for M {
+/// #         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> { vec![] }
+/// #     }
+/// #     #[sea_tenant::tenant(template = "org_<id>", migrator = M)]
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "organization")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     sea_tenant::tenant_behavior!();
+/// # }
+/// use sea_orm::EntityTrait;
+///
+/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
+/// for org in organization::Entity::find().all(db).await? {
+///     sea_tenant::owner::ensure_owned_tenant::<organization::Entity, _>(db, &org).await?;
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn ensure_owned_tenant<E, C>(db: &C, model: &E::Model) -> Result<TenantName, Error>
+where
+    E: TenantOwner,
+    C: ConnectionTrait,
+{
+    let name = E::tenant_of(model)?;
+    provision::ensure_tenant_on::<E::Migrator, C>(db, &name).await?;
+    Ok(name)
+}
+
+/// Every owner row's tenant name, rendered from the template and **not** validated: usable
+/// as the migrator's tenant source, which reports invalid names itself.
+///
+/// ```no_run
+/// # mod organization {
+/// #     use sea_orm::entity::prelude::*;
+/// #     pub struct M;
+/// #     impl sea_orm_migration::MigratorTrait for M {
+/// #         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> { vec![] }
+/// #     }
+/// #     #[sea_tenant::tenant(template = "org_<id>", migrator = M)]
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "organization")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     sea_tenant::tenant_behavior!();
+/// # }
+/// # async fn demo(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+/// let names = sea_tenant::owner::all_tenants::<organization::Entity, _>(db).await?;
+/// # Ok(()) }
+/// ```
+pub async fn all_tenants<E, C>(db: &C) -> Result<Vec<String>, DbErr>
+where
+    E: TenantOwner,
+    C: ConnectionTrait,
+{
+    Ok(E::find().all(db).await?.iter().map(E::render).collect())
+}
+
+/// `WHERE pk1 = … AND pk2 = …`, the values taken from `value_of`.
+fn pk_condition<E: EntityTrait>(
+    mut value_of: impl FnMut(E::Column) -> Option<sea_orm::Value>,
+) -> Result<Condition, DbErr> {
+    let mut condition = Condition::all();
+    for key in E::PrimaryKey::iter() {
+        let column = key.into_column();
+        let value = value_of(column).ok_or(DbErr::PrimaryKeyNotSet {
+            ctx: "sea-tenant owner hook",
+        })?;
+        condition = condition.add(column.eq(value).into_condition());
+    }
+    Ok(condition)
+}
+
+/// The stored row `am` refers to.
+async fn load<E, C>(am: &E::ActiveModel, db: &C) -> Result<E::Model, DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let condition = pk_condition::<E>(|col| am.get(col).into_value())?;
+    E::find().filter(condition).one(db).await?.ok_or_else(|| {
+        DbErr::RecordNotFound(format!(
+            "sea-tenant owner hook: no {} row with this primary key",
+            E::default().table_name()
+        ))
+    })
+}
+
+async fn delete_row<E, C>(model: &E::Model, db: &C) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let condition = pk_condition::<E>(|col| Some(model.get(col)))?;
+    E::delete_many()
+        .filter(condition)
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Writes `impl ActiveModelBehavior for ActiveModel` for an owner entity (one with
+/// `#[tenant(...)]` on its `Model`), calling the four hooks of [`owner`](crate::owner).
+/// Invoke it in the entity's module, instead of `impl ActiveModelBehavior for ActiveModel {}`.
+///
+/// An entity with hook logic of its own writes the impl by hand and calls the same
+/// functions; this is what the macro writes:
+///
+/// ```ignore
+/// #[async_trait::async_trait]
+/// impl ActiveModelBehavior for ActiveModel {
+///     async fn before_save<C>(self, db: &C, insert: bool) -> Result<Self, DbErr>
+///     where C: ConnectionTrait {
+///         sea_tenant::owner::before_save::<Entity, C>(self, db, insert).await
+///     }
+///     async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
+///     where C: ConnectionTrait {
+///         sea_tenant::owner::after_save::<Entity, C>(model, db, insert).await
+///     }
+///     async fn before_delete<C>(self, db: &C) -> Result<Self, DbErr>
+///     where C: ConnectionTrait {
+///         sea_tenant::owner::before_delete::<Entity, C>(self, db).await
+///     }
+///     async fn after_delete<C>(self, db: &C) -> Result<Self, DbErr>
+///     where C: ConnectionTrait {
+///         sea_tenant::owner::after_delete::<Entity, C>(self, db).await
+///     }
+/// }
+/// ```
+///
+/// For a runnable example see [`owner`](crate::owner).
+#[macro_export]
+macro_rules! tenant_behavior {
+    () => {
+        #[$crate::__private::async_trait]
+        impl $crate::__private::sea_orm::ActiveModelBehavior for ActiveModel {
+            async fn before_save<C>(
+                self,
+                db: &C,
+                insert: bool,
+            ) -> ::core::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::owner::before_save::<Entity, C>(self, db, insert).await
+            }
+
+            async fn after_save<C>(
+                model: Model,
+                db: &C,
+                insert: bool,
+            ) -> ::core::result::Result<Model, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::owner::after_save::<Entity, C>(model, db, insert).await
+            }
+
+            async fn before_delete<C>(
+                self,
+                db: &C,
+            ) -> ::core::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::owner::before_delete::<Entity, C>(self, db).await
+            }
+
+            async fn after_delete<C>(
+                self,
+                db: &C,
+            ) -> ::core::result::Result<Self, $crate::__private::sea_orm::DbErr>
+            where
+                C: $crate::__private::sea_orm::ConnectionTrait,
+            {
+                $crate::owner::after_delete::<Entity, C>(self, db).await
+            }
+        }
+    };
+}
+
+/// Used by the code `#[tenant]` generates.
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+
+    pub fn push_value(out: &mut String, value: &impl Display) {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{value}");
+    }
+}

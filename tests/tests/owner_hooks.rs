@@ -1,0 +1,529 @@
+//! Owner entities against a real PostgreSQL: the hooks `#[tenant]` wires create, rename and
+//! drop tenant schemas. Every test body runs twice, for the classic `DeriveEntityModel` form
+//! and for the `#[sea_orm::model]` form (see `owner_entities`).
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, NotSet, Set};
+use sea_tenant::{Error, NameError, owner};
+use sea_tenant_tests::owner_entities::OWNER_TABLES_SQL;
+use sea_tenant_tests::{TestDb, schema_exists, schemas, strings, tables, versions};
+
+const BLOG_VERSIONS: [&str; 3] = [
+    "m0001_create_post",
+    "m0002_create_comment",
+    "m0003_add_published",
+];
+
+async fn setup(label: &str) -> TestDb {
+    let t = TestDb::new(label).await;
+    t.db.execute_unprepared(OWNER_TABLES_SQL)
+        .await
+        .expect("owner tables");
+    t
+}
+
+async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
+    let rows = strings(db, &format!("SELECT ({sql})::text")).await;
+    rows[0].parse().expect("a count")
+}
+
+/// `oid` and `xmin` of a schema's catalog row: any DDL on the schema itself changes them.
+async fn schema_version(db: &impl ConnectionTrait, schema: &str) -> Vec<String> {
+    strings(
+        db,
+        &format!(
+            "SELECT oid::text || '/' || xmin::text FROM pg_namespace WHERE nspname = '{schema}'"
+        ),
+    )
+    .await
+}
+
+fn sea_tenant_error(err: &DbErr) -> &Error {
+    owner::tenant_error(err).unwrap_or_else(|| panic!("not a sea-tenant error: {err:?}"))
+}
+
+/// The test bodies, instantiated once per entity form. The runtimes are multi-threaded:
+/// `TestDb`'s drop blocks the test's thread while it closes the pool, whose sockets need a
+/// runtime thread that is not blocked (with the current-thread flavour the drop hangs).
+macro_rules! owner_suite {
+    ($form:ident) => {
+        mod $form {
+            use super::*;
+            use sea_orm::TransactionTrait;
+            use sea_tenant_tests::owner_entities::$form::{org_broken, org_id, org_slug};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn insert_creates_schema_at_latest_version() {
+                let t = setup(concat!("own_ins_", stringify!($form))).await;
+                let org = org_id::ActiveModel {
+                    id: Set(7),
+                    name: Set("Acme".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                assert_eq!(org.id, 7);
+                assert!(schema_exists(&t.db, "org_7").await);
+                assert_eq!(
+                    tables(&t.db, "org_7").await,
+                    ["comment", "post", "seaql_tenant_migrations"]
+                );
+                assert_eq!(
+                    versions(&t.db, "org_7", "seaql_tenant_migrations").await,
+                    BLOG_VERSIONS
+                );
+                // The last migration ran: post has its `published` column.
+                t.db.execute_unprepared("INSERT INTO org_7.post (title) VALUES ('x')")
+                    .await
+                    .expect("tenant table usable");
+                assert_eq!(
+                    count(&t.db, "SELECT count(*) FROM org_7.post WHERE NOT published").await,
+                    1
+                );
+                // A database-assigned id works too.
+                let org = org_id::ActiveModel {
+                    id: NotSet,
+                    name: Set("Beta".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                assert!(schema_exists(&t.db, &format!("org_{}", org.id)).await);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn insert_in_transaction_follows_it() {
+                let t = setup(concat!("own_txn_", stringify!($form))).await;
+
+                let txn = t.db.begin().await.expect("begin");
+                txn.execute_unprepared("SET LOCAL search_path = public, pg_temp")
+                    .await
+                    .expect("set");
+                org_id::ActiveModel {
+                    id: Set(1),
+                    name: Set("Rolled back".into()),
+                }
+                .insert(&txn)
+                .await
+                .expect("insert");
+                assert!(schema_exists(&txn, "org_1").await, "visible inside the txn");
+                assert_eq!(
+                    strings(&txn, "SELECT current_setting('search_path')").await,
+                    ["public, pg_temp"]
+                );
+                txn.rollback().await.expect("rollback");
+                assert!(!schema_exists(&t.db, "org_1").await);
+                assert_eq!(count(&t.db, "SELECT count(*) FROM organization").await, 0);
+
+                let txn = t.db.begin().await.expect("begin");
+                let before = strings(&txn, "SELECT current_setting('search_path')").await;
+                org_id::ActiveModel {
+                    id: Set(2),
+                    name: Set("Committed".into()),
+                }
+                .insert(&txn)
+                .await
+                .expect("insert");
+                assert_eq!(
+                    strings(&txn, "SELECT current_setting('search_path')").await,
+                    before
+                );
+                txn.commit().await.expect("commit");
+                assert!(schema_exists(&t.db, "org_2").await);
+                assert_eq!(
+                    versions(&t.db, "org_2", "seaql_tenant_migrations").await,
+                    BLOG_VERSIONS
+                );
+                assert_eq!(count(&t.db, "SELECT count(*) FROM organization").await, 1);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn failed_provisioning_on_a_pool_leaves_nothing() {
+                let t = setup(concat!("own_brk_", stringify!($form))).await;
+                let before = schemas(&t.db).await;
+                let err = org_broken::ActiveModel {
+                    id: NotSet,
+                    name: Set("Broken".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect_err("provisioning fails");
+                assert!(
+                    matches!(sea_tenant_error(&err), Error::Tenant { tenant, .. } if tenant.as_str().starts_with("brk_")),
+                    "{err}"
+                );
+                assert!(err.to_string().contains("division by zero"), "{err}");
+                assert_eq!(count(&t.db, "SELECT count(*) FROM org_broken").await, 0);
+                assert_eq!(schemas(&t.db).await, before);
+
+                // The same inside a transaction: the error comes back and the caller rolls
+                // back.
+                let txn = t.db.begin().await.expect("begin");
+                org_broken::ActiveModel {
+                    id: NotSet,
+                    name: Set("Broken".into()),
+                }
+                .insert(&txn)
+                .await
+                .expect_err("provisioning fails");
+                txn.rollback().await.expect("rollback");
+                assert_eq!(count(&t.db, "SELECT count(*) FROM org_broken").await, 0);
+                assert_eq!(schemas(&t.db).await, before);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn rename_follows_the_template_field() {
+                let t = setup(concat!("own_ren_", stringify!($form))).await;
+                let acme = org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set("acme".into()),
+                    name: Set("  Acme  ".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                // The hand-written part of the hook ran as well.
+                assert_eq!(acme.name, "Acme");
+                t.db.execute_unprepared("INSERT INTO org_acme.post (title) VALUES ('hello')")
+                    .await
+                    .expect("data");
+
+                let mut am: org_slug::ActiveModel = acme.clone().into();
+                am.slug = Set("acme_two".into());
+                let renamed = am.update(&t.db).await.expect("rename");
+                assert_eq!(renamed.slug, "acme_two");
+                assert!(!schema_exists(&t.db, "org_acme").await);
+                assert_eq!(
+                    strings(&t.db, "SELECT title FROM org_acme_two.post").await,
+                    ["hello"]
+                );
+                assert_eq!(
+                    versions(&t.db, "org_acme_two", "seaql_tenant_migrations").await,
+                    BLOG_VERSIONS
+                );
+
+                // The target name is taken: the update fails, nothing changes.
+                org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set("beta".into()),
+                    name: Set("Beta".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                let mut am: org_slug::ActiveModel = renamed.clone().into();
+                am.slug = Set("beta".into());
+                let err = am.update(&t.db).await.expect_err("name taken");
+                assert!(
+                    matches!(sea_tenant_error(&err), Error::SchemaExists { tenant } if tenant.as_str() == "org_beta"),
+                    "{err}"
+                );
+                let row = org_slug::Entity::find_by_id(renamed.id)
+                    .one(&t.db)
+                    .await
+                    .expect("find")
+                    .expect("row");
+                assert_eq!(row, renamed);
+                assert_eq!(
+                    strings(&t.db, "SELECT title FROM org_acme_two.post").await,
+                    ["hello"]
+                );
+
+                // No template field touched (or set to the same value): no DDL at all.
+                let catalog = schema_version(&t.db, "org_acme_two").await;
+                let mut am: org_slug::ActiveModel = renamed.clone().into();
+                am.name = Set("Acme Two".into());
+                am.update(&t.db).await.expect("update name");
+                let mut am: org_slug::ActiveModel = renamed.clone().into();
+                am.slug = Set("acme_two".into());
+                am.name = Set("Acme 2".into());
+                let same = am.update(&t.db).await.expect("same slug");
+                assert_eq!(same.name, "Acme 2");
+                assert_eq!(schema_version(&t.db, "org_acme_two").await, catalog);
+
+                // Inside a transaction the rename rolls back with it.
+                let txn = t.db.begin().await.expect("begin");
+                let mut am: org_slug::ActiveModel = same.clone().into();
+                am.slug = Set("gamma".into());
+                am.update(&txn).await.expect("rename in txn");
+                assert!(schema_exists(&txn, "org_gamma").await);
+                txn.rollback().await.expect("rollback");
+                assert!(schema_exists(&t.db, "org_acme_two").await);
+                assert!(!schema_exists(&t.db, "org_gamma").await);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn delete_drops_only_when_asked() {
+                let t = setup(concat!("own_del_", stringify!($form))).await;
+                // drop = true
+                let acme = org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set("acme".into()),
+                    name: Set("Acme".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                assert!(schema_exists(&t.db, "org_acme").await);
+                // Only the primary key: the hook loads the slug itself.
+                org_slug::ActiveModel {
+                    id: Set(acme.id),
+                    ..Default::default()
+                }
+                .delete(&t.db)
+                .await
+                .expect("delete");
+                assert!(!schema_exists(&t.db, "org_acme").await);
+
+                // default: kept
+                let org = org_id::ActiveModel {
+                    id: Set(3),
+                    name: Set("Kept".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                let am: org_id::ActiveModel = org.into();
+                am.delete(&t.db).await.expect("delete");
+                assert_eq!(count(&t.db, "SELECT count(*) FROM organization").await, 0);
+                assert!(schema_exists(&t.db, "org_3").await);
+
+                // A rolled-back delete keeps the schema even with drop = true.
+                let beta = org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set("beta".into()),
+                    name: Set("Beta".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                let txn = t.db.begin().await.expect("begin");
+                let am: org_slug::ActiveModel = beta.into();
+                am.delete(&txn).await.expect("delete");
+                assert!(!schema_exists(&txn, "org_beta").await);
+                txn.rollback().await.expect("rollback");
+                assert!(schema_exists(&t.db, "org_beta").await);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn hostile_slugs_are_typed_errors_and_create_nothing() {
+                let t = setup(concat!("own_bad_", stringify!($form))).await;
+                let before = schemas(&t.db).await;
+                // "org_" + 60 bytes: a 64-byte name, one past the limit.
+                let long = "x".repeat(60);
+                let cases: [&str; 4] = [
+                    "x\"; DROP SCHEMA public CASCADE; --",
+                    &long,
+                    "Pg_x",
+                    "société",
+                ];
+                for slug in cases {
+                    let err = org_slug::ActiveModel {
+                        id: NotSet,
+                        slug: Set(slug.to_owned()),
+                        name: Set("Hostile".into()),
+                    }
+                    .insert(&t.db)
+                    .await
+                    .expect_err(slug);
+                    match sea_tenant_error(&err) {
+                        Error::InvalidName(name_err) => {
+                            assert_eq!(name_err.value(), format!("org_{slug}"));
+                            if slug.len() == 60 {
+                                assert!(matches!(name_err, NameError::TooLong { .. }));
+                            } else {
+                                assert!(matches!(name_err, NameError::InvalidChar { .. }));
+                            }
+                        }
+                        other => panic!("{slug}: {other:?}"),
+                    }
+                }
+                assert_eq!(count(&t.db, "SELECT count(*) FROM org_slug").await, 0);
+                assert_eq!(schemas(&t.db).await, before);
+                assert!(schema_exists(&t.db, "public").await);
+                assert_eq!(tables(&t.db, "public").await, ["org_broken", "org_slug", "organization"]);
+
+                // Renaming to a hostile slug is refused the same way; the row stays.
+                let ok = org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set("fine".into()),
+                    name: Set("Fine".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("insert");
+                let mut am: org_slug::ActiveModel = ok.clone().into();
+                am.slug = Set("x; DROP TABLE org_slug".into());
+                let err = am.update(&t.db).await.expect_err("hostile rename");
+                assert!(matches!(
+                    sea_tenant_error(&err),
+                    Error::InvalidName(NameError::InvalidChar { ch: ';', .. })
+                ));
+                let row = org_slug::Entity::find_by_id(ok.id)
+                    .one(&t.db)
+                    .await
+                    .expect("find")
+                    .expect("row");
+                assert_eq!(row, ok);
+                assert!(schema_exists(&t.db, "org_fine").await);
+
+                // 63 bytes is still fine.
+                let slug = "y".repeat(59);
+                org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set(slug.clone()),
+                    name: Set("Long".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect("63-byte name");
+                assert!(schema_exists(&t.db, &format!("org_{slug}")).await);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn all_tenants_and_repair_after_bulk_insert() {
+                let t = setup(concat!("own_all_", stringify!($form))).await;
+                // insert_many runs no hooks: rows without schemas.
+                org_id::Entity::insert_many([
+                    org_id::ActiveModel {
+                        id: Set(11),
+                        name: Set("a".into()),
+                    },
+                    org_id::ActiveModel {
+                        id: Set(12),
+                        name: Set("b".into()),
+                    },
+                ])
+                .exec(&t.db)
+                .await
+                .expect("insert_many");
+                assert!(!schema_exists(&t.db, "org_11").await);
+
+                let mut names = owner::all_tenants::<org_id::Entity, _>(&t.db)
+                    .await
+                    .expect("all_tenants");
+                names.sort();
+                assert_eq!(names, ["org_11", "org_12"]);
+
+                for org in org_id::Entity::find().all(&t.db).await.expect("rows") {
+                    let name = owner::ensure_owned_tenant::<org_id::Entity, _>(&t.db, &org)
+                        .await
+                        .expect("ensure");
+                    // Idempotent.
+                    owner::ensure_owned_tenant::<org_id::Entity, _>(&t.db, &org)
+                        .await
+                        .expect("ensure again");
+                    assert_eq!(
+                        versions(&t.db, name.as_str(), "seaql_tenant_migrations").await,
+                        BLOG_VERSIONS
+                    );
+                }
+                assert_eq!(tables(&t.db, "org_12").await, ["comment", "post", "seaql_tenant_migrations"]);
+            }
+        }
+    };
+}
+
+owner_suite!(classic);
+owner_suite!(dense);
+
+/// The dense format's `ActiveModelEx` builder opens a transaction itself and calls the
+/// ActiveModel hooks inside it.
+mod dense_builder {
+    use super::*;
+    use sea_tenant_tests::owner_entities::dense::{org_broken, org_id};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn builder_save_provisions_in_its_transaction() {
+        let t = setup("own_builder").await;
+        let saved = org_id::ActiveModel::builder()
+            .set_name("Built")
+            .save(&t.db)
+            .await
+            .expect("save");
+        let id = saved.id.try_as_ref().copied().expect("id");
+        assert!(schema_exists(&t.db, &format!("org_{id}")).await);
+
+        let before = schemas(&t.db).await;
+        let err = org_broken::ActiveModel::builder()
+            .set_name("Broken")
+            .save(&t.db)
+            .await
+            .expect_err("provisioning fails");
+        assert!(
+            matches!(sea_tenant_error(&err), Error::Tenant { .. }),
+            "{err}"
+        );
+        assert_eq!(count(&t.db, "SELECT count(*) FROM org_broken").await, 0);
+        assert_eq!(schemas(&t.db).await, before);
+    }
+}
+
+/// The connection-generic provisioning primitives the hooks are built on.
+mod provisioning {
+    use super::*;
+    use sea_tenant::TenantName;
+    use sea_tenant::provision::{self, MigrationScript};
+    use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations};
+    use sea_tenant_tests::{default_search_path, pooled_search_paths};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ensure_applies_only_pending_migrations_and_is_race_free() {
+        let t = TestDb::new("own_ensure").await;
+        let name = TenantName::new("acme").expect("name");
+        provision::create_tenant_on::<BlogV2Migrations, _>(&t.db, &name)
+            .await
+            .expect("create at v2");
+        assert_eq!(
+            versions(&t.db, "acme", "seaql_tenant_migrations").await,
+            BLOG_VERSIONS[..2]
+        );
+        let err = provision::create_tenant_on::<BlogMigrations, _>(&t.db, &name)
+            .await
+            .expect_err("exists");
+        assert!(matches!(err, Error::SchemaExists { .. }), "{err}");
+
+        // Two concurrent ensures on a pool: the advisory lock and the in-script pending
+        // check make the second one a no-op instead of a duplicate-table error.
+        let (a, b) = tokio::join!(
+            provision::ensure_tenant_on::<BlogMigrations, _>(&t.db, &name),
+            provision::ensure_tenant_on::<BlogMigrations, _>(&t.db, &name),
+        );
+        a.expect("ensure a");
+        b.expect("ensure b");
+        assert_eq!(
+            versions(&t.db, "acme", "seaql_tenant_migrations").await,
+            BLOG_VERSIONS
+        );
+        assert_eq!(
+            count(
+                &t.db,
+                "SELECT count(*) FROM information_schema.columns \
+                 WHERE table_schema = 'acme' AND table_name = 'post' AND column_name = 'published'"
+            )
+            .await,
+            1
+        );
+        let script = MigrationScript::of::<BlogMigrations>()
+            .await
+            .expect("render");
+        assert_eq!(script.versions(), BLOG_VERSIONS);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pooled_connections_keep_their_search_path() {
+        let t = setup("own_path").await;
+        let default = default_search_path(&t.db).await;
+        for id in 1..=8 {
+            sea_tenant_tests::owner_entities::classic::org_id::ActiveModel {
+                id: Set(id),
+                name: Set("x".into()),
+            }
+            .insert(&t.db)
+            .await
+            .expect("insert");
+        }
+        for path in pooled_search_paths(&t.db, 4).await {
+            assert_eq!(path, default);
+        }
+    }
+}
