@@ -105,7 +105,7 @@ async fn unit_of_work<C: ConnectionTrait>(txn: &C, i: usize) -> Result<(), DbErr
     }
     let last = last.ok_or_else(|| DbErr::RecordNotFound("B6 row".into()))?;
     let mut active: row::ActiveModel = last.into();
-    active.flag = Set(i % 2 == 0);
+    active.flag = Set(i.is_multiple_of(2));
     active.update(txn).await?;
     Ok(())
 }

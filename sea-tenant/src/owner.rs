@@ -429,6 +429,15 @@ where
     Ok(E::find().all(db).await?.iter().map(E::render).collect())
 }
 
+/// [`all_tenants`] as a ready tenant source for a [`TenantMigrator`](crate::TenantMigrator):
+/// `TenantMigrator::new(db, Migrator, owner::tenant_source::<organization::Entity>())`.
+pub fn tenant_source<E>() -> impl crate::AllTenants
+where
+    E: TenantOwner + 'static,
+{
+    crate::tenants::from_fn(|db| async move { all_tenants::<E, _>(&db).await })
+}
+
 /// `WHERE pk1 = … AND pk2 = …`, the values taken from `value_of`.
 fn pk_condition<E: EntityTrait>(
     mut value_of: impl FnMut(E::Column) -> Option<sea_orm::Value>,

@@ -1,15 +1,12 @@
-//! The example SaaS application: organizations (public) own tenant schemas holding their
-//! projects and tasks.
-//!
 //! ```text
-//! saas demo            # scripted walk-through on a fresh database `sea_tenant_example`
+//! saas demo                     # scripted walk-through on a fresh database `sea_tenant_example`
+//! saas serve [ADDR]             # the HTTP API (default 127.0.0.1:3000) on that database
 //! ```
 //! `DATABASE_URL` names the server (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
-mod demo;
-mod entity;
-
 use std::process::ExitCode;
+
+use saas_example::{api, demo};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,10 +18,15 @@ async fn main() -> ExitCode {
         .init();
     let server = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let command = std::env::args().nth(1).unwrap_or_else(|| "demo".to_owned());
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_else(|| "demo".to_owned());
     let result = match command.as_str() {
         "demo" => demo::run(&server).await,
-        other => Err(format!("unknown command {other:?}; try `demo`").into()),
+        "serve" => {
+            let addr = args.next().unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+            api::serve(&demo::database_url(&server), &addr).await
+        }
+        other => Err(format!("unknown command {other:?}; try `demo` or `serve`").into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

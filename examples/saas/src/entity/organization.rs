@@ -1,7 +1,10 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-/// An organization owns one tenant schema, `org_<slug>`.
+/// An organization owns one tenant schema, `org_<slug>`. Inserting one creates the schema and
+/// runs the tenant migrations in it; changing `slug` renames the schema, atomically with the
+/// row. Deleting one keeps the schema (the default `drop = false`), and says so in the log.
+#[sea_tenant::tenant(template = "org_<slug>", migrator = tenant_migration::Migrator)]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(schema_name = "public", table_name = "organization")]
 pub struct Model {
@@ -14,4 +17,4 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
-impl ActiveModelBehavior for ActiveModel {}
+sea_tenant::tenant_behavior!();
