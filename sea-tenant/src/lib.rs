@@ -70,6 +70,7 @@
 
 mod catalog;
 pub mod cli;
+pub mod codegen;
 mod error;
 pub mod generate;
 mod migrator;
