@@ -352,3 +352,6 @@ fn check_command(codegen: &Codegen) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
