@@ -74,6 +74,21 @@ pub(crate) fn module_name(name: &str) -> Result<String> {
     Ok(format!("m{}_{name}", utc_stamp(SystemTime::now())))
 }
 
+/// Whether [`write_migration`] would succeed: `src/lib.rs` can be edited and the file is
+/// new. Lets a caller writing into two crates fail before writing into either.
+pub(crate) fn check_writable(crate_dir: &Path, module: &str) -> Result<()> {
+    let src = crate_dir.join("src");
+    register(&read(&src.join("lib.rs"))?, module)?;
+    let file = src.join(format!("{module}.rs"));
+    if file.exists() {
+        return Err(Error::Generate(format!(
+            "{} exists already",
+            file.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes `src/<module>.rs` with `text` and registers it in `src/lib.rs`.
 pub(crate) fn write_migration(crate_dir: &Path, module: &str, text: &str) -> Result<PathBuf> {
     let src = crate_dir.join("src");

@@ -132,6 +132,9 @@ impl Codegen {
             }
         }
         let module = generate::module_name(name)?;
+        for (target, _) in &planned {
+            generate::check_writable(self.dir(*target), &module)?;
+        }
         let mut written = Vec::new();
         for (target, ops) in planned {
             let source = render(target, &ops);

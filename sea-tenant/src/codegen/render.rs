@@ -34,6 +34,16 @@ pub fn render(target: Target, ops: &[Op]) -> String {
     );
     out.push_str("async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {\n");
     for op in ops {
+        if let Op::AddColumn { column, .. } = op
+            && !column.nullable
+            && column.default.is_none()
+            && !column.auto_increment
+        {
+            out.push_str(
+                "// NOT NULL without a default: this fails on a table that has rows; add a \
+                 default or fill the column in a separate step.\n",
+            );
+        }
         let _ = writeln!(out, "{}", statement(op));
     }
     out.push_str("Ok(())\n}\n\n");

@@ -260,3 +260,41 @@ fn snapshot_round_trips_through_json() {
     let text = serde_json::to_string_pretty(&s).unwrap();
     assert_eq!(serde_json::from_str::<Snapshot>(&text).unwrap(), s);
 }
+
+#[test]
+fn a_required_column_without_default_is_flagged() {
+    let old = tenant_snapshot();
+    let mut new = old.clone();
+    doc_table(&mut new).columns.push(Column {
+        name: "rank".into(),
+        col_type: ColType::Integer,
+        nullable: false,
+        default: None,
+        auto_increment: false,
+    });
+    let text = render(Target::Tenant, &diff(&old, &new).unwrap());
+    assert!(text.contains("// NOT NULL without a default"), "{text}");
+}
+
+#[test]
+fn generate_writes_nothing_when_one_crate_cannot_take_the_file() {
+    let root = std::env::temp_dir().join(format!("sea_tenant_cg_unit_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("pub/src")).unwrap();
+    std::fs::create_dir_all(root.join("ten/src")).unwrap();
+    std::fs::write(
+        root.join("pub/src/lib.rs"),
+        "fn migrations() -> Vec<Box<dyn MigrationTrait>> {\n    vec![]\n}\n",
+    )
+    .unwrap();
+    // The tenant crate's lib.rs has no migrations(): registration would fail.
+    std::fs::write(root.join("ten/src/lib.rs"), "").unwrap();
+    let registry = Registry::new()
+        .global::<plain_account::Entity>()
+        .tenant::<doc::Entity>();
+    let codegen = Codegen::new(registry, root.join("pub"), root.join("ten"));
+    assert!(codegen.generate("init").is_err());
+    assert_eq!(std::fs::read_dir(root.join("pub/src")).unwrap().count(), 1);
+    assert!(!root.join("pub").join(SNAPSHOT_PATH).exists());
+    std::fs::remove_dir_all(&root).ok();
+}
