@@ -49,7 +49,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.get_connection().execute_unprepared(r#"ALTER TABLE "public"."invoice" ADD CONSTRAINT "invoice_organization_id_id_key" UNIQUE ("organization_id", "id")"#).await?;
+        let sql = r#"ALTER TABLE "public"."invoice" ADD CONSTRAINT "invoice_organization_id_id_key" UNIQUE ("organization_id", "id")"#;
+        manager.get_connection().execute_unprepared(sql).await?;
         manager
             .create_foreign_key(
                 ForeignKey::create()
@@ -93,7 +94,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.get_connection().execute_unprepared(r#"ALTER TABLE "public"."invoice" DROP CONSTRAINT "invoice_organization_id_id_key""#).await?;
+        let sql =
+            r#"ALTER TABLE "public"."invoice" DROP CONSTRAINT "invoice_organization_id_id_key""#;
+        manager.get_connection().execute_unprepared(sql).await?;
         manager
             .drop_table(Table::drop().table(("public", "invoice_line")).to_owned())
             .await?;

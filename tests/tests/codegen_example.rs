@@ -298,6 +298,15 @@ async fn init_writes_one_file_per_crate_and_builds_the_schemas() {
         cross.is_err(),
         "a line of organization 2 joined organization 1's invoice"
     );
+
+    // The public migration's down undoes its up once the tenants that reference it are gone.
+    for org in ORGS {
+        db.execute_unprepared(&format!("DROP SCHEMA {org} CASCADE"))
+            .await
+            .unwrap();
+    }
+    PublicInit::down(&db, None).await.expect("public down");
+    assert!(tables(&db, "public").await.is_empty());
     db.close().await.ok();
 }
 
@@ -371,6 +380,16 @@ async fn an_added_column_is_one_tenant_migration_applied_to_every_tenant() {
         strings(&t.db, "SELECT title FROM org_acme.task").await,
         ["existing row"]
     );
+
+    // The generated init's down empties each tenant schema but for the version table.
+    let report = v2.down(None).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    for org in ORGS {
+        assert_eq!(
+            tables(&t.db, org).await,
+            [sea_tenant::DEFAULT_VERSION_TABLE]
+        );
+    }
 }
 
 #[test]

@@ -121,9 +121,11 @@ fn sql_literal(sql: &str) -> String {
     }
 }
 
+/// Plain SQL, bound to a local first so that rustfmt can still lay out the call when the
+/// statement is longer than a line.
 fn exec(sql: &str) -> String {
     format!(
-        "manager.get_connection().execute_unprepared({}).await?;",
+        "let sql = {};\nmanager.get_connection().execute_unprepared(sql).await?;",
         sql_literal(sql)
     )
 }

@@ -85,14 +85,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.get_connection().execute_unprepared(r#"ALTER TABLE "public"."invoice" ADD CONSTRAINT "invoice_organization_id_id_key" UNIQUE ("organization_id", "id")"#).await?;
-        manager.get_connection().execute_unprepared(r#"ALTER TABLE "public"."organization" ADD CONSTRAINT "organization_slug_key" UNIQUE ("slug")"#).await?;
-        manager
-            .get_connection()
-            .execute_unprepared(
-                r#"ALTER TABLE "public"."user" ADD CONSTRAINT "user_email_key" UNIQUE ("email")"#,
-            )
-            .await?;
+        let sql = r#"ALTER TABLE "public"."invoice" ADD CONSTRAINT "invoice_organization_id_id_key" UNIQUE ("organization_id", "id")"#;
+        manager.get_connection().execute_unprepared(sql).await?;
+        let sql = r#"ALTER TABLE "public"."organization" ADD CONSTRAINT "organization_slug_key" UNIQUE ("slug")"#;
+        manager.get_connection().execute_unprepared(sql).await?;
+        let sql = r#"ALTER TABLE "public"."user" ADD CONSTRAINT "user_email_key" UNIQUE ("email")"#;
+        manager.get_connection().execute_unprepared(sql).await?;
         manager
             .create_foreign_key(
                 ForeignKey::create()
@@ -136,17 +134,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .get_connection()
-            .execute_unprepared(r#"ALTER TABLE "public"."user" DROP CONSTRAINT "user_email_key""#)
-            .await?;
-        manager
-            .get_connection()
-            .execute_unprepared(
-                r#"ALTER TABLE "public"."organization" DROP CONSTRAINT "organization_slug_key""#,
-            )
-            .await?;
-        manager.get_connection().execute_unprepared(r#"ALTER TABLE "public"."invoice" DROP CONSTRAINT "invoice_organization_id_id_key""#).await?;
+        let sql = r#"ALTER TABLE "public"."user" DROP CONSTRAINT "user_email_key""#;
+        manager.get_connection().execute_unprepared(sql).await?;
+        let sql = r#"ALTER TABLE "public"."organization" DROP CONSTRAINT "organization_slug_key""#;
+        manager.get_connection().execute_unprepared(sql).await?;
+        let sql =
+            r#"ALTER TABLE "public"."invoice" DROP CONSTRAINT "invoice_organization_id_id_key""#;
+        manager.get_connection().execute_unprepared(sql).await?;
         manager
             .drop_table(Table::drop().table(("public", "user")).to_owned())
             .await?;
