@@ -320,6 +320,15 @@ fn print_generated(files: &[GeneratedFile]) {
             println!("  (rustfmt was not found: run `cargo fmt` on it)");
         }
     }
+    if files
+        .iter()
+        .any(|f| f.operations.iter().any(|op| op.starts_with("drop ")))
+    {
+        println!(
+            "Some operations drop things: a renamed column or table shows up as a drop and an \
+             add, which loses its data; edit the migration if that is not what you want."
+        );
+    }
     println!("Audit the file(s) above before committing them and the updated snapshots.");
 }
 

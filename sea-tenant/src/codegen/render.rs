@@ -44,6 +44,12 @@ pub fn render(target: Target, ops: &[Op]) -> String {
                  default or fill the column in a separate step.\n",
             );
         }
+        if let Op::DropColumn { .. } = op {
+            out.push_str(
+                "// Drops the column and its data. If it was renamed in the entity, replace \
+                 this and the matching add with `.rename_column(from, to)`.\n",
+            );
+        }
         let _ = writeln!(out, "{}", statement(op));
     }
     out.push_str("Ok(())\n}\n\n");

@@ -162,6 +162,7 @@ fn dropping_a_required_column_has_a_down_that_fails() {
     let text = render(Target::Tenant, &ops);
     assert!(text.contains("Err(DbErr::Migration("), "{text}");
     assert!(text.contains("cannot be added back"), "{text}");
+    assert!(text.contains("If it was renamed"), "{text}");
 }
 
 #[test]
