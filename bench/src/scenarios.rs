@@ -544,7 +544,9 @@ async fn b5_provisioning(b: &Bench) -> BenchResult<Vec<Figure>> {
         ];
         script.extend(create.iter().cloned());
         for stmt in script {
-            (&mut *tx).execute(sqlx::raw_sql(sqlx::AssertSqlSafe(stmt))).await?;
+            (&mut *tx)
+                .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)))
+                .await?;
         }
         tx.commit().await?;
         fl.push(ms(start.elapsed()));

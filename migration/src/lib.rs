@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_create_user;
 mod m20260101_000002_create_organization;
+mod m20261128_044407_add_invoices;
 
 /// The public migration set.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_create_user::Migration),
             Box::new(m20260101_000002_create_organization::Migration),
+            Box::new(m20261128_044407_add_invoices::Migration),
         ]
     }
 }

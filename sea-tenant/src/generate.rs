@@ -25,10 +25,43 @@ impl MigrationTrait for Migration {
 }
 "#;
 
+const PUBLIC_TEMPLATE: &str = r#"use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Runs in the public schema: qualify tables as `("public", "table")`.
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
+    }
+}
+"#;
+
 /// Writes `src/m<YYYYMMDD_HHMMSS>_<name>.rs` into the migration crate at `crate_dir` and
 /// registers it in `src/lib.rs` (a `mod` line and an entry at the end of `migrations()`).
 /// Returns the new file's path. Nothing is written if `lib.rs` cannot be updated.
 pub fn new_migration(crate_dir: &Path, name: &str) -> Result<PathBuf> {
+    new_migration_in(crate_dir, name, false)
+}
+
+/// [`new_migration`] with the template of a public (`public = true`) or tenant migration.
+pub fn new_migration_in(crate_dir: &Path, name: &str, public: bool) -> Result<PathBuf> {
+    let module = module_name(name)?;
+    write_migration(
+        crate_dir,
+        &module,
+        if public { PUBLIC_TEMPLATE } else { TEMPLATE },
+    )
+}
+
+/// `m<YYYYMMDD_HHMMSS>_<name>` for a snake_case `name`.
+pub(crate) fn module_name(name: &str) -> Result<String> {
     if name.is_empty()
         || !name
             .bytes()
@@ -38,11 +71,14 @@ pub fn new_migration(crate_dir: &Path, name: &str) -> Result<PathBuf> {
             "migration name {name:?} must be snake_case: a-z, 0-9 and _"
         )));
     }
-    let module = format!("m{}_{name}", utc_stamp(SystemTime::now()));
+    Ok(format!("m{}_{name}", utc_stamp(SystemTime::now())))
+}
+
+/// Whether [`write_migration`] would succeed: `src/lib.rs` can be edited and the file is
+/// new. Lets a caller writing into two crates fail before writing into either.
+pub(crate) fn check_writable(crate_dir: &Path, module: &str) -> Result<()> {
     let src = crate_dir.join("src");
-    let lib_path = src.join("lib.rs");
-    let lib = read(&lib_path)?;
-    let registered = register(&lib, &module)?;
+    register(&read(&src.join("lib.rs"))?, module)?;
     let file = src.join(format!("{module}.rs"));
     if file.exists() {
         return Err(Error::Generate(format!(
@@ -50,7 +86,23 @@ pub fn new_migration(crate_dir: &Path, name: &str) -> Result<PathBuf> {
             file.display()
         )));
     }
-    write(&file, TEMPLATE)?;
+    Ok(())
+}
+
+/// Writes `src/<module>.rs` with `text` and registers it in `src/lib.rs`.
+pub(crate) fn write_migration(crate_dir: &Path, module: &str, text: &str) -> Result<PathBuf> {
+    let src = crate_dir.join("src");
+    let lib_path = src.join("lib.rs");
+    let lib = read(&lib_path)?;
+    let registered = register(&lib, module)?;
+    let file = src.join(format!("{module}.rs"));
+    if file.exists() {
+        return Err(Error::Generate(format!(
+            "{} exists already",
+            file.display()
+        )));
+    }
+    write(&file, text)?;
     write(&lib_path, &registered)?;
     Ok(file)
 }

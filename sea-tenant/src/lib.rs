@@ -9,6 +9,8 @@
 //!   `search_path`, a per-tenant advisory lock, bounded concurrency and a per-tenant
 //!   [`Report`].
 //! - [`cli`]: the `sea-orm-cli migrate`-style command line for a `tenant_migration` crate.
+//! - [`codegen`]: migrations generated from the application's entities, public and tenant
+//!   ones into their own crates, with a `--check` for CI.
 //!
 //! ```
 //! use sea_orm::{ConnectionTrait, Database};
@@ -72,6 +74,7 @@
 pub mod axum;
 mod catalog;
 pub mod cli;
+pub mod codegen;
 mod error;
 pub mod generate;
 mod lock;

@@ -59,7 +59,13 @@ async fn up_status_down_through_the_binary() {
     }
     assert_eq!(
         tables(&t.db, "public").await,
-        ["organization", "seaql_migrations", "user"]
+        [
+            "invoice",
+            "invoice_line",
+            "organization",
+            "seaql_migrations",
+            "user"
+        ]
     );
 
     let again = tenant_cli(&t.url, &["up"]);

@@ -2,6 +2,8 @@
 //! "public"`); `project` and `task` live in every tenant schema and carry no schema name, so
 //! a tenant scope decides where they are read.
 
+pub mod invoice;
+pub mod invoice_line;
 pub mod organization;
 pub mod project;
 pub mod task;

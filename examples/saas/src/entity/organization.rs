@@ -10,7 +10,9 @@ use serde::Serialize;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
+    #[sea_orm(unique, column_type = "Text")]
     pub slug: String,
+    #[sea_orm(column_type = "Text")]
     pub name: String,
 }
 

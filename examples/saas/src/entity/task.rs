@@ -9,7 +9,9 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
     pub project_id: i32,
+    #[sea_orm(column_type = "Text")]
     pub title: String,
+    #[sea_orm(default_value = false)]
     pub done: bool,
     pub assignee_id: Option<i32>,
 }
@@ -19,13 +21,17 @@ pub enum Relation {
     #[sea_orm(
         belongs_to = "super::project::Entity",
         from = "Column::ProjectId",
-        to = "super::project::Column::Id"
+        to = "super::project::Column::Id",
+        fk_name = "task_project_fk",
+        on_delete = "Cascade"
     )]
     Project,
     #[sea_orm(
         belongs_to = "super::user::Entity",
         from = "Column::AssigneeId",
-        to = "super::user::Column::Id"
+        to = "super::user::Column::Id",
+        fk_name = "task_assignee_fk",
+        on_delete = "SetNull"
     )]
     Assignee,
 }

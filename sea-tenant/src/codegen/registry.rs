@@ -1,0 +1,363 @@
+//! The application's list of entities, each with its placement, turned into [`Snapshot`]s.
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::{
+    ColumnType, ForeignKeyAction, PostgresQueryBuilder, Query, StringLen, TableRef,
+};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
+    RelationTrait, Schema,
+};
+
+use super::model::{
+    ColType, Column, FkAction, ForeignKey, Key, Placement, Snapshot, Table, Target,
+};
+use crate::{Error, Result};
+
+/// The entities the generator writes migrations for, each declared once as global, tenant or
+/// attribute-tenant.
+///
+/// ```
+/// use sea_orm::entity::prelude::*;
+/// use sea_tenant::codegen::{Registry, Target};
+///
+/// mod post {
+///     use sea_orm::entity::prelude::*;
+///     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+///     #[sea_orm(table_name = "post")]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub title: String,
+///     }
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///     impl ActiveModelBehavior for ActiveModel {}
+/// }
+///
+/// let snapshots = Registry::new().tenant::<post::Entity>().snapshots()?;
+/// assert!(snapshots[&Target::Tenant].tables.contains_key("post"));
+/// # Ok::<(), sea_tenant::Error>(())
+/// ```
+#[derive(Default)]
+pub struct Registry {
+    entries: Vec<Entry>,
+    errors: Vec<String>,
+}
+
+struct Entry {
+    table: Table,
+    relations: Vec<RawFk>,
+}
+
+/// A `belongs_to` relation before its target's placement is known.
+struct RawFk {
+    name: Option<String>,
+    columns: Vec<String>,
+    ref_table: String,
+    ref_columns: Vec<String>,
+    on_delete: Option<FkAction>,
+    on_update: Option<FkAction>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A table in `public`, shared by all tenants.
+    pub fn global<E: EntityTrait>(self) -> Self {
+        self.add::<E>(Placement::Global)
+    }
+
+    /// A table in every tenant schema. The entity must not set `schema_name`.
+    pub fn tenant<E: EntityTrait>(self) -> Self {
+        self.add::<E>(Placement::Tenant)
+    }
+
+    /// A table in `public` whose `column` names each row's tenant.
+    pub fn attribute_tenant<E: EntityTrait>(self, column: &str) -> Self {
+        self.add::<E>(Placement::AttributeTenant {
+            column: column.to_owned(),
+        })
+    }
+
+    fn add<E: EntityTrait>(mut self, placement: Placement) -> Self {
+        match describe::<E>(placement) {
+            Ok(entry) => self.entries.push(entry),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// The tables of each migration crate as the entities declare them, foreign keys
+    /// resolved. Fails on an unsupported column type, a foreign key to an unregistered
+    /// table, or one from a public table to a tenant table.
+    pub fn snapshots(&self) -> Result<BTreeMap<Target, Snapshot>> {
+        if !self.errors.is_empty() {
+            return Err(Error::Generate(self.errors.join("; ")));
+        }
+        let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+        for entry in &self.entries {
+            if tables
+                .insert(entry.table.name.clone(), entry.table.clone())
+                .is_some()
+            {
+                return Err(Error::Generate(format!(
+                    "table {:?} is registered twice",
+                    entry.table.name
+                )));
+            }
+        }
+        // Composite foreign keys need a unique key on their target; collect those first and
+        // add them once per target.
+        let mut extra_uniques: Vec<(String, Key)> = Vec::new();
+        for entry in &self.entries {
+            let from = &entry.table;
+            for raw in &entry.relations {
+                let to = tables.get(&raw.ref_table).ok_or_else(|| {
+                    Error::Generate(format!(
+                        "{}: foreign key to {:?}, which is not registered",
+                        from.name, raw.ref_table
+                    ))
+                })?;
+                let (fk, unique) = resolve(from, to, raw)?;
+                if let Some(unique) = unique {
+                    extra_uniques.push((to.name.clone(), unique));
+                }
+                if let Some(table) = tables.get_mut(&from.name) {
+                    table.foreign_keys.push(fk);
+                }
+            }
+        }
+        for (table, unique) in extra_uniques {
+            if let Some(table) = tables.get_mut(&table)
+                && !table.uniques.iter().any(|u| u.columns == unique.columns)
+            {
+                table.uniques.push(unique);
+            }
+        }
+        let mut out: BTreeMap<Target, Snapshot> = BTreeMap::new();
+        out.entry(Target::Public).or_default();
+        out.entry(Target::Tenant).or_default();
+        for (name, mut table) in tables {
+            table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+            table.uniques.sort_by(|a, b| a.name.cmp(&b.name));
+            table.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+            out.entry(table.placement.target())
+                .or_default()
+                .tables
+                .insert(name, table);
+        }
+        Ok(out)
+    }
+}
+
+/// Decides where a foreign key points, by the placements of its two tables.
+fn resolve(from: &Table, to: &Table, raw: &RawFk) -> Result<(ForeignKey, Option<Key>)> {
+    let name = raw
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}_{}_fkey", from.name, raw.columns.join("_")));
+    let mut fk = ForeignKey {
+        name,
+        columns: raw.columns.clone(),
+        ref_schema: None,
+        ref_table: to.name.clone(),
+        ref_columns: raw.ref_columns.clone(),
+        on_delete: raw.on_delete,
+        on_update: raw.on_update,
+    };
+    let mut unique = None;
+    match (&from.placement, &to.placement) {
+        (Placement::Tenant, Placement::Tenant) => {}
+        (Placement::Tenant, _) | (Placement::Global, Placement::Global) => {
+            fk.ref_schema = Some("public".to_owned());
+        }
+        (_, Placement::Tenant) => {
+            return Err(Error::Generate(format!(
+                "{}: foreign key {:?} points from a public table to tenant table {:?}; \
+                 a tenant table exists once per tenant schema, so a row in public cannot \
+                 reference one of them. Declare the relation on the tenant side (tenant -> \
+                 public) or make {:?} a tenant table",
+                from.name, fk.name, to.name, from.name
+            )));
+        }
+        (Placement::AttributeTenant { column: a }, Placement::AttributeTenant { column: b }) => {
+            fk.ref_schema = Some("public".to_owned());
+            fk.columns.insert(0, a.clone());
+            fk.ref_columns.insert(0, b.clone());
+            unique = Some(Key {
+                name: format!("{}_{}_key", to.name, fk.ref_columns.join("_")),
+                columns: fk.ref_columns.clone(),
+            });
+        }
+        (Placement::Global | Placement::AttributeTenant { .. }, _) => {
+            fk.ref_schema = Some("public".to_owned());
+        }
+    }
+    Ok((fk, unique))
+}
+
+fn describe<E: EntityTrait>(placement: Placement) -> std::result::Result<Entry, String> {
+    let entity = E::default();
+    let name = entity.table_name().to_owned();
+    match (&placement, entity.schema_name()) {
+        (Placement::Tenant, Some(schema)) => {
+            return Err(format!(
+                "tenant entity {name:?} has schema_name = {schema:?}; a tenant entity must \
+                 not name a schema, its queries follow the tenant scope"
+            ));
+        }
+        (Placement::Global | Placement::AttributeTenant { .. }, Some(schema))
+            if schema != "public" =>
+        {
+            return Err(format!(
+                "global entity {name:?} has schema_name = {schema:?}; only \"public\" is supported"
+            ));
+        }
+        _ => {}
+    }
+
+    let mut primary_key = Vec::new();
+    for key in E::PrimaryKey::iter() {
+        primary_key.push(key.into_column().as_str().to_owned());
+    }
+    let auto_increment = <E::PrimaryKey as PrimaryKeyTrait>::auto_increment();
+    let single_pk = primary_key.len() == 1;
+
+    let mut columns = Vec::new();
+    let mut indexes = Vec::new();
+    let mut uniques: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for column in E::Column::iter() {
+        let col_name = column.as_str().to_owned();
+        let def = column.def();
+        let col_type = col_type(def.get_column_type()).ok_or_else(|| {
+            format!(
+                "{name}.{col_name}: column type {:?} is not supported by the generator",
+                def.get_column_type()
+            )
+        })?;
+        let is_pk = primary_key.contains(&col_name);
+        columns.push(Column {
+            name: col_name.clone(),
+            col_type,
+            nullable: def.is_null() && !is_pk,
+            default: def.get_column_default().map(|expr| {
+                let sql = Query::select()
+                    .expr(expr.clone())
+                    .to_string(PostgresQueryBuilder);
+                sql.strip_prefix("SELECT ").unwrap_or(&sql).to_owned()
+            }),
+            auto_increment: is_pk && single_pk && auto_increment,
+        });
+        if def.is_unique() {
+            uniques.insert(format!("{name}_{col_name}_key"), vec![col_name]);
+        }
+    }
+    // `indexed` and `unique_key` are not public on `ColumnDef`; SeaORM's own index builder
+    // reads them, named `idx-<table>-<column or key>`.
+    let prefix = format!("idx-{name}-");
+    for index in Schema::new(DbBackend::Postgres).create_index_from_entity(E::default()) {
+        let spec = index.get_index_spec();
+        let suffix = spec
+            .get_name()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .unwrap_or("key")
+            .to_owned();
+        let cols = spec.get_column_names();
+        if index.is_unique_key() {
+            uniques.insert(format!("{name}_{suffix}_key"), cols);
+        } else {
+            indexes.push(Key {
+                name: format!("{name}_{suffix}_idx"),
+                columns: cols,
+            });
+        }
+    }
+    if let Placement::AttributeTenant { column } = &placement
+        && !columns.iter().any(|c| &c.name == column)
+    {
+        return Err(format!(
+            "attribute-tenant entity {name:?} has no column {column:?}"
+        ));
+    }
+
+    let mut relations = Vec::new();
+    for relation in E::Relation::iter() {
+        let def = relation.def();
+        // `belongs_to` is the side that holds the foreign key; it is the one not marked owner.
+        if def.is_owner || def.skip_fk {
+            continue;
+        }
+        let TableRef::Table(target, _) = &def.to_tbl else {
+            return Err(format!("{name}: relation to something other than a table"));
+        };
+        relations.push(RawFk {
+            name: def.fk_name.clone(),
+            columns: def.from_col.iter().map(|c| c.to_string()).collect(),
+            ref_table: target.1.to_string(),
+            ref_columns: def.to_col.iter().map(|c| c.to_string()).collect(),
+            on_delete: def.on_delete.map(action),
+            on_update: def.on_update.map(action),
+        });
+    }
+
+    Ok(Entry {
+        table: Table {
+            name,
+            placement,
+            columns,
+            primary_key,
+            indexes,
+            uniques: uniques
+                .into_iter()
+                .map(|(name, columns)| Key { name, columns })
+                .collect(),
+            foreign_keys: Vec::new(),
+        },
+        relations,
+    })
+}
+
+fn action(action: ForeignKeyAction) -> FkAction {
+    match action {
+        ForeignKeyAction::Restrict => FkAction::Restrict,
+        ForeignKeyAction::Cascade => FkAction::Cascade,
+        ForeignKeyAction::SetNull => FkAction::SetNull,
+        ForeignKeyAction::SetDefault => FkAction::SetDefault,
+        // NO ACTION is PostgreSQL's default; a variant added later is treated alike.
+        _ => FkAction::NoAction,
+    }
+}
+
+fn col_type(t: &ColumnType) -> Option<ColType> {
+    let len = |l: &StringLen| match l {
+        StringLen::N(n) => Some(*n),
+        _ => None,
+    };
+    Some(match t {
+        ColumnType::SmallInteger | ColumnType::TinyInteger => ColType::SmallInteger,
+        ColumnType::Integer => ColType::Integer,
+        ColumnType::BigInteger => ColType::BigInteger,
+        ColumnType::Float => ColType::Float,
+        ColumnType::Double => ColType::Double,
+        ColumnType::Decimal(p) => ColType::Decimal(*p),
+        ColumnType::Char(n) => ColType::Char(*n),
+        ColumnType::String(l) => ColType::String(len(l)),
+        ColumnType::Text => ColType::Text,
+        ColumnType::Boolean => ColType::Boolean,
+        ColumnType::Date => ColType::Date,
+        ColumnType::Time => ColType::Time,
+        ColumnType::DateTime => ColType::DateTime,
+        ColumnType::Timestamp => ColType::Timestamp,
+        ColumnType::TimestampWithTimeZone => ColType::TimestampWithTimeZone,
+        ColumnType::Uuid => ColType::Uuid,
+        ColumnType::Json => ColType::Json,
+        ColumnType::JsonBinary => ColType::JsonBinary,
+        ColumnType::Binary(_) | ColumnType::VarBinary(_) | ColumnType::Blob => ColType::Binary,
+        _ => return None,
+    })
+}

@@ -1,0 +1,301 @@
+//! Registry, diff and renderer on small entities, without a database.
+
+use super::*;
+
+mod account {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(schema_name = "public", table_name = "account")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub owner_doc_id: Option<i32>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::doc::Entity",
+            from = "Column::OwnerDocId",
+            to = "super::doc::Column::Id"
+        )]
+        Doc,
+    }
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod doc {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "doc")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(indexed)]
+        pub title: String,
+        pub account_id: i32,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::account::Entity",
+            from = "Column::AccountId",
+            to = "super::account::Column::Id"
+        )]
+        Account,
+    }
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+mod plain_account {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(schema_name = "public", table_name = "account")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(unique)]
+        pub email: String,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+fn tenant_snapshot() -> Snapshot {
+    let mut all = Registry::new()
+        .global::<plain_account::Entity>()
+        .tenant::<doc::Entity>()
+        .snapshots()
+        .expect("snapshots");
+    all.remove(&Target::Tenant).expect("tenant")
+}
+
+fn doc_table(s: &mut Snapshot) -> &mut Table {
+    s.tables.get_mut("doc").expect("doc")
+}
+
+#[test]
+fn resolves_placements_and_keys() {
+    let all = Registry::new()
+        .global::<plain_account::Entity>()
+        .tenant::<doc::Entity>()
+        .snapshots()
+        .unwrap();
+    let account = &all[&Target::Public].tables["account"];
+    assert_eq!(account.uniques[0].name, "account_email_key");
+    let doc = &all[&Target::Tenant].tables["doc"];
+    assert_eq!(doc.indexes[0].name, "doc_title_idx");
+    let fk = &doc.foreign_keys[0];
+    assert_eq!(
+        (fk.ref_schema.as_deref(), fk.ref_table.as_str()),
+        (Some("public"), "account")
+    );
+}
+
+#[test]
+fn rejects_a_public_table_pointing_into_a_tenant() {
+    let err = Registry::new()
+        .global::<account::Entity>()
+        .tenant::<doc::Entity>()
+        .snapshots()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("from a public table to tenant table \"doc\""),
+        "{err}"
+    );
+    assert!(err.contains("cannot"), "{err}");
+}
+
+#[test]
+fn rejects_a_tenant_entity_with_a_schema() {
+    let err = Registry::new()
+        .tenant::<plain_account::Entity>()
+        .snapshots()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("must not name a schema"), "{err}");
+}
+
+#[test]
+fn no_change_no_ops() {
+    let s = tenant_snapshot();
+    assert!(diff(&s, &s).unwrap().is_empty());
+}
+
+#[test]
+fn added_column_is_one_op_and_down_drops_it() {
+    let old = tenant_snapshot();
+    let mut new = old.clone();
+    doc_table(&mut new).columns.push(Column {
+        name: "due".into(),
+        col_type: ColType::Date,
+        nullable: true,
+        default: None,
+        auto_increment: false,
+    });
+    let ops = diff(&old, &new).unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].to_string(), "add column doc.due");
+    let text = render(Target::Tenant, &ops);
+    assert!(
+        text.contains(r#".add_column(ColumnDef::new("due").date().null())"#),
+        "{text}"
+    );
+    assert!(text.contains(r#".drop_column("due")"#), "{text}");
+}
+
+#[test]
+fn dropping_a_required_column_has_a_down_that_fails() {
+    let old = tenant_snapshot();
+    let mut new = old.clone();
+    doc_table(&mut new).columns.retain(|c| c.name != "title");
+    doc_table(&mut new).indexes.clear();
+    let ops = diff(&old, &new).unwrap();
+    let names: Vec<String> = ops.iter().map(Op::to_string).collect();
+    assert_eq!(
+        names,
+        ["drop index doc_title_idx on doc", "drop column doc.title"]
+    );
+    let text = render(Target::Tenant, &ops);
+    assert!(text.contains("Err(DbErr::Migration("), "{text}");
+    assert!(text.contains("cannot be added back"), "{text}");
+    assert!(text.contains("If it was renamed"), "{text}");
+}
+
+#[test]
+fn nullability_and_default_changes_reverse() {
+    let old = tenant_snapshot();
+    let mut new = old.clone();
+    let col = doc_table(&mut new)
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "title")
+        .unwrap();
+    col.nullable = true;
+    col.default = Some("'untitled'".into());
+    let ops = diff(&old, &new).unwrap();
+    assert_eq!(ops.len(), 1);
+    let text = render(Target::Tenant, &ops);
+    assert!(
+        text.contains(r#"ALTER TABLE "doc" ALTER COLUMN "title" DROP NOT NULL, ALTER COLUMN "title" SET DEFAULT 'untitled'"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"ALTER TABLE "doc" ALTER COLUMN "title" SET NOT NULL, ALTER COLUMN "title" DROP DEFAULT"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn type_changes_are_refused() {
+    let old = tenant_snapshot();
+    let mut new = old.clone();
+    doc_table(&mut new).columns[1].col_type = ColType::Integer;
+    let err = diff(&old, &new).unwrap_err().to_string();
+    assert!(err.contains("not supported"), "{err}");
+}
+
+#[test]
+fn keys_are_added_and_dropped_by_name() {
+    let old = tenant_snapshot();
+    let mut new = old.clone();
+    let doc = doc_table(&mut new);
+    doc.indexes.clear();
+    doc.uniques.push(Key {
+        name: "doc_title_key".into(),
+        columns: vec!["title".into()],
+    });
+    let fk = doc.foreign_keys.remove(0);
+    let ops = diff(&old, &new).unwrap();
+    let names: Vec<String> = ops.iter().map(Op::to_string).collect();
+    assert_eq!(
+        names,
+        [
+            format!("drop foreign key {} on doc", fk.name),
+            "drop index doc_title_idx on doc".into(),
+            "add unique doc_title_key on doc".into(),
+        ]
+    );
+    let text = render(Target::Tenant, &ops);
+    // The restored foreign key still points at the public table.
+    assert!(
+        text.contains(r#".to(("public", "account"), "id")"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"ADD CONSTRAINT "doc_title_key" UNIQUE ("title")"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn dropping_a_table_cannot_be_reversed() {
+    let old = tenant_snapshot();
+    let ops = diff(&old, &Snapshot::default()).unwrap();
+    let text = render(Target::Tenant, &ops);
+    assert!(
+        text.contains(r#".drop_table(Table::drop().table("doc").to_owned())"#),
+        "{text}"
+    );
+    assert!(text.contains("was dropped with its rows"), "{text}");
+}
+
+#[test]
+fn tenant_migrations_name_public_only_as_a_reference() {
+    let ops = diff(&Snapshot::default(), &tenant_snapshot()).unwrap();
+    let text = render(Target::Tenant, &ops);
+    for line in text.lines().filter(|l| l.contains("public")) {
+        assert!(
+            line.trim_start().starts_with("//") || line.contains(r#".to(("public", "#),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn snapshot_round_trips_through_json() {
+    let s = tenant_snapshot();
+    let text = serde_json::to_string_pretty(&s).unwrap();
+    assert_eq!(serde_json::from_str::<Snapshot>(&text).unwrap(), s);
+}
+
+#[test]
+fn a_required_column_without_default_is_flagged() {
+    let old = tenant_snapshot();
+    let mut new = old.clone();
+    doc_table(&mut new).columns.push(Column {
+        name: "rank".into(),
+        col_type: ColType::Integer,
+        nullable: false,
+        default: None,
+        auto_increment: false,
+    });
+    let text = render(Target::Tenant, &diff(&old, &new).unwrap());
+    assert!(text.contains("// NOT NULL without a default"), "{text}");
+}
+
+#[test]
+fn generate_writes_nothing_when_one_crate_cannot_take_the_file() {
+    let root = std::env::temp_dir().join(format!("sea_tenant_cg_unit_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("pub/src")).unwrap();
+    std::fs::create_dir_all(root.join("ten/src")).unwrap();
+    std::fs::write(
+        root.join("pub/src/lib.rs"),
+        "fn migrations() -> Vec<Box<dyn MigrationTrait>> {\n    vec![]\n}\n",
+    )
+    .unwrap();
+    // The tenant crate's lib.rs has no migrations(): registration would fail.
+    std::fs::write(root.join("ten/src/lib.rs"), "").unwrap();
+    let registry = Registry::new()
+        .global::<plain_account::Entity>()
+        .tenant::<doc::Entity>();
+    let codegen = Codegen::new(registry, root.join("pub"), root.join("ten"));
+    assert!(codegen.generate("init").is_err());
+    assert_eq!(std::fs::read_dir(root.join("pub/src")).unwrap().count(), 1);
+    assert!(!root.join("pub").join(SNAPSHOT_PATH).exists());
+    std::fs::remove_dir_all(&root).ok();
+}
