@@ -45,7 +45,8 @@
 //!
 //! | operation | round trips | statements |
 //! | --- | --- | --- |
-//! | [`TenantScope`] `SELECT` (`find`, `all`, `one`, `count`, `query_*` of a statement starting with `SELECT` and without `FOR …` locking) | 2 | `BEGIN READ ONLY; set_config` · query · (deferred `ROLLBACK`) |
+//! | [`TenantScope`] `SELECT` (`find`, `all`, `one`, `count`, `query_*` of a statement starting with `SELECT` and without `FOR …` locking) whose values are integers, booleans or strings | 1 | `SELECT set_config(read only), set_config(search_path); <query>` as one simple-protocol message (one implicit transaction) |
+//! | [`TenantScope`] any other `SELECT` | 2 | `BEGIN READ ONLY; set_config` · query · (deferred `ROLLBACK`) |
 //! | [`TenantScope`] any other statement (`insert`, `update`, `delete`, `execute`) | 3 | `BEGIN; set_config` · statement · `COMMIT` |
 //! | [`TenantScope`] `execute_unprepared` | 1 | `SELECT set_config(…); <sql>` as one simple-protocol message (one implicit transaction) |
 //! | [`TenantScope`] stream | 2 + rows | `BEGIN [READ ONLY]; set_config` · query · (deferred `ROLLBACK`, or `COMMIT` at the end for a non-`SELECT`) |
@@ -55,12 +56,19 @@
 //! | nested `begin` (savepoint) | 1 | `SAVEPOINT` |
 //!
 //! So a unit of work costs exactly what it costs on a plain connection (sea-orm's own `BEGIN`
-//! is one round trip too); the only extra is `set_config`'s few microseconds of server time. A
-//! single `SELECT` costs one round trip more than on a plain pool: sqlx waits for every reply
-//! before sending the next message, so `BEGIN` cannot be pipelined with an extended-protocol
-//! query. Read-only single statements run `READ ONLY` so that a `SELECT` with side effects (a
-//! writing function, `nextval`) fails loudly instead of being rolled back silently: run such
-//! statements in a transaction.
+//! is one round trip too); the only extra is `set_config`'s few microseconds of server time.
+//!
+//! A single `SELECT` also costs one round trip, like on a plain pool, when its values can be
+//! written into its text exactly (integers, booleans, strings; see `scope/inline.rs` for the
+//! rules): it then travels with `set_config` in one simple-protocol message, whose statements
+//! share one implicit transaction, so the setting ends with the message. The server plans it
+//! afresh each time (no prepared statement), which costs less than a round trip for the
+//! short queries this is for. Other `SELECT`s take one round trip more: sqlx waits for every
+//! reply before sending the next message, so `BEGIN` cannot be pipelined with an
+//! extended-protocol query. Read-only single statements run `READ ONLY` (the one-message form
+//! sets `transaction_read_only`) so that a `SELECT` with side effects (a writing function,
+//! `nextval`) fails loudly instead of being rolled back silently: run such statements in a
+//! transaction.
 //!
 //! # Cancellation
 //!
@@ -78,6 +86,7 @@
 //! `COMMIT`): a `BEGIN` left open would outlive the call, as on any pooled connection.
 
 mod conn;
+mod inline;
 mod stream;
 mod transaction;
 
@@ -141,6 +150,8 @@ struct ScopeSql {
     search_path: String,
     /// `SELECT set_config('search_path', '"tenant"', true)`.
     set_config: String,
+    /// The same, plus `transaction_read_only`: the prefix of a one-message `SELECT`.
+    set_config_read_only: String,
 }
 
 impl ScopeSql {
@@ -153,9 +164,14 @@ impl ScopeSql {
             "SELECT set_config('search_path', {}, true)",
             quote_literal(&search_path)
         );
+        let set_config_read_only = format!(
+            "SELECT set_config('transaction_read_only', 'on', true), set_config('search_path', {}, true)",
+            quote_literal(&search_path)
+        );
         ScopeSql {
             search_path,
             set_config,
+            set_config_read_only,
         }
     }
 
@@ -291,6 +307,16 @@ impl TenantScope {
         Ok((self.open(options).await?, read_only))
     }
 
+    /// A plain `SELECT` whose values can be written into its text (see `inline`): it then
+    /// runs as one simple-protocol message after `set_config`, one round trip in all.
+    fn one_message_select(&self, stmt: &Statement) -> Option<String> {
+        if !is_plain_select(&stmt.sql) {
+            return None;
+        }
+        let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
+        inline::inline(&stmt.sql, values)
+    }
+
     /// Ends a single statement's transaction. A read-only one has nothing to commit: its
     /// `ROLLBACK` is queued and sent when the connection goes back to the pool.
     async fn finish(mut conn: ScopedConn, read_only: bool) -> Result<(), DbErr> {
@@ -354,6 +380,10 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        if let Some(sql) = self.one_message_select(&stmt) {
+            let rows = conn::query_once(self.pool()?, &self.sql.set_config_read_only, &sql).await?;
+            return Ok(rows.into_iter().next());
+        }
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let row = conn.query_one(&stmt).await?;
         Self::finish(conn, read_only).await?;
@@ -361,6 +391,9 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        if let Some(sql) = self.one_message_select(&stmt) {
+            return conn::query_once(self.pool()?, &self.sql.set_config_read_only, &sql).await;
+        }
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let rows = conn.query_all(&stmt).await?;
         Self::finish(conn, read_only).await?;

@@ -35,6 +35,12 @@ async fn the_demo_runs_and_leaves_three_healthy_tenants() {
     );
     assert_eq!(
         tables(&t.db, "public").await,
-        ["invoice", "invoice_line", "organization", "seaql_migrations", "user"]
+        [
+            "invoice",
+            "invoice_line",
+            "organization",
+            "seaql_migrations",
+            "user"
+        ]
     );
 }

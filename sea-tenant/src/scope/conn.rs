@@ -254,6 +254,30 @@ pub(crate) async fn execute_unprepared_once(
     Ok(total.into())
 }
 
+/// Runs the read-only `sql` (no bind parameters) after `prefix_sql` (the scope's
+/// `set_config` calls) as one simple-protocol message, and returns the rows of `sql`: one
+/// round trip, and the implicit transaction ends with the message.
+pub(crate) async fn query_once(
+    pool: &PgPool,
+    prefix_sql: &str,
+    sql: &str,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let mut conn = pool.acquire().await.map_err(acquire_err)?;
+    let batch = format!("{prefix_sql};\n{sql}");
+    let mut results = sqlx::Executor::fetch_many(&mut *conn, AssertSqlSafe(batch));
+    let mut completed = 0;
+    let mut rows = Vec::new();
+    while let Some(item) = results.try_next().await.map_err(query_err)? {
+        match item {
+            Either::Left(_) => completed += 1,
+            // The prefix's own row comes before its completion: not the caller's.
+            Either::Right(row) if completed >= 1 => rows.push(row.into()),
+            Either::Right(_) => {}
+        }
+    }
+    Ok(rows)
+}
+
 fn sqlx_query(stmt: &Statement, named: bool) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
     let values = stmt
         .values
