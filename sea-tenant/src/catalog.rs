@@ -19,13 +19,25 @@ pub(crate) struct TenantState {
     pub has_version_table: bool,
     /// Recorded versions, sorted.
     pub applied: Vec<String>,
+    /// Whether `applied` comes from the table's fingerprint rather than its rows.
+    pub from_fingerprint: bool,
 }
 
-/// Loads the state of every tenant in `tenants`, in order.
+/// The complete migration set and the fingerprint of a version table that holds all of it.
+#[derive(Debug, Clone)]
+pub(crate) struct CompleteSet {
+    pub fingerprint: String,
+    /// Every version, sorted.
+    pub versions: Vec<String>,
+}
+
+/// Loads the state of every tenant in `tenants`, in order. With `complete`, a version table
+/// whose fingerprint says it holds the whole set is not read (see `version_table`).
 pub(crate) async fn load_states(
     conn: &impl ConnectionTrait,
     tenants: &[TenantName],
     table: &str,
+    complete: Option<&CompleteSet>,
 ) -> Result<Vec<TenantState>, DbErr> {
     let mut states = vec![TenantState::default(); tenants.len()];
     if tenants.is_empty() {
@@ -41,7 +53,8 @@ pub(crate) async fn load_states(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT t.i, n.oid IS NOT NULL AS schema_exists, c.oid IS NOT NULL AS has_table \
+        "SELECT t.i, n.oid IS NOT NULL AS schema_exists, c.oid IS NOT NULL AS has_table, \
+                obj_description(c.oid, 'pg_class') AS fingerprint \
          FROM (VALUES {values}) AS t(i, name) \
          LEFT JOIN pg_namespace n ON n.nspname = t.name \
          LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = {table} AND c.relkind = 'r'",
@@ -55,10 +68,17 @@ pub(crate) async fn load_states(
         let state = &mut states[i as usize];
         state.schema_exists = row.try_get("", "schema_exists")?;
         state.has_version_table = row.try_get("", "has_table")?;
+        let fingerprint: Option<String> = row.try_get("", "fingerprint")?;
+        if let Some(complete) = complete
+            && fingerprint.as_deref() == Some(complete.fingerprint.as_str())
+        {
+            state.applied = complete.versions.clone();
+            state.from_fingerprint = true;
+        }
     }
 
     let with_table: Vec<usize> = (0..tenants.len())
-        .filter(|&i| states[i].has_version_table)
+        .filter(|&i| states[i].has_version_table && !states[i].from_fingerprint)
         .collect();
     for batch in with_table.chunks(VERSION_QUERY_BATCH) {
         let sql = batch

@@ -45,12 +45,12 @@ use sea_orm::{
 use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 use tracing::{debug, info, warn};
 
-use crate::catalog::{TenantState, load_states};
+use crate::catalog::{CompleteSet, TenantState, load_states};
 use crate::lock::lock_sql;
 use crate::name::quote_literal;
 use crate::progress::Progress;
 use crate::report::{MigrationState, Operation, Outcome, Report, TenantReport};
-use crate::version_table::{DEFAULT_VERSION_TABLE, VersionTable};
+use crate::version_table::{DEFAULT_VERSION_TABLE, VersionTable, expected_fingerprint_sql};
 use crate::{AllTenants, Error, Result, TenantName};
 
 /// The default number of tenants migrated at once.
@@ -103,6 +103,7 @@ pub struct TenantMigrator {
     recycle_after: usize,
     fail_fast: bool,
     create_missing: bool,
+    trust_fingerprints: bool,
     only: Vec<String>,
     except: Vec<String>,
     progress: Option<Arc<dyn Progress>>,
@@ -148,6 +149,7 @@ impl TenantMigrator {
             recycle_after: DEFAULT_RECYCLE_AFTER,
             fail_fast: false,
             create_missing: false,
+            trust_fingerprints: true,
             only: Vec::new(),
             except: Vec::new(),
             progress: None,
@@ -185,6 +187,14 @@ impl TenantMigrator {
     /// instead of reporting it as missing.
     pub fn create_missing(mut self, yes: bool) -> Self {
         self.create_missing = yes;
+        self
+    }
+
+    /// Whether `up` may skip reading a version table whose fingerprint (its table comment,
+    /// see the module docs) says it holds every migration already. On by default; turn it off
+    /// after editing version tables by hand. `status` and `down` always read the tables.
+    pub fn trust_fingerprints(mut self, yes: bool) -> Self {
+        self.trust_fingerprints = yes;
         self
     }
 
@@ -249,6 +259,7 @@ impl TenantMigrator {
     /// the whole run (listing the tenants, a bad selection); per-tenant failures are in the
     /// report.
     pub async fn run(&self, operation: Operation) -> Result<Report> {
+        self.check_version_table()?;
         let listed = self
             .source
             .all_tenants(&self.db)
@@ -262,6 +273,7 @@ impl TenantMigrator {
     /// without consulting `all_tenants`. Repairs tenants whose owner rows were inserted without
     /// hooks (`insert_many`).
     pub async fn ensure_tenant(&self, tenant: &TenantName) -> Result<Outcome> {
+        self.check_version_table()?;
         let migrator = self.clone().create_missing(true);
         let mut report = migrator
             .run_on(Operation::Up(None), vec![tenant.as_str().to_owned()])
@@ -271,6 +283,38 @@ impl TenantMigrator {
             Some(outcome) => Ok(outcome),
             None => Ok(Outcome::UpToDate),
         }
+    }
+
+    /// The version table's name goes into SQL (also inside a `DO` body): it must pass the
+    /// same rules as a tenant name.
+    fn check_version_table(&self) -> Result<()> {
+        TenantName::new(self.version_table.as_str())
+            .map(|_| ())
+            .map_err(Error::from)
+    }
+
+    /// The fingerprint of a version table holding the whole set, for `up`; `None` (read every
+    /// table) if fingerprints are not trusted or it cannot be computed.
+    async fn complete_set(&self, operation: Operation) -> Option<CompleteSet> {
+        if !self.trust_fingerprints || !matches!(operation, Operation::Up(_)) {
+            return None;
+        }
+        let mut versions = self.migration_names();
+        versions.sort();
+        let sql = expected_fingerprint_sql(&versions);
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .ok()??;
+        let fingerprint = row.try_get_by_index::<String>(0).ok()?;
+        Some(CompleteSet {
+            fingerprint,
+            versions,
+        })
     }
 
     /// Applies `only` and `except`, dropping duplicates but keeping the listed order.
@@ -319,8 +363,9 @@ impl TenantMigrator {
         let workers = self.concurrency.min(valid.len().div_ceil(batch)).max(1);
         let stop = AtomicBool::new(false);
         let dedicated = valid.len() > self.recycle_after;
+        let complete = self.complete_set(operation).await;
         let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(0..workers)
-            .map(|_| self.worker(operation, &queue, &stop, dedicated))
+            .map(|_| self.worker(operation, &queue, &stop, dedicated, complete.as_ref()))
             .buffer_unordered(workers)
             .collect()
             .await;
@@ -359,6 +404,7 @@ impl TenantMigrator {
         queue: &Mutex<VecDeque<Vec<(usize, TenantName)>>>,
         stop: &AtomicBool,
         dedicated: bool,
+        complete: Option<&CompleteSet>,
     ) -> Vec<(usize, Outcome)> {
         let mut done = Vec::new();
         let mut conn: Option<DatabaseConnection> = None;
@@ -392,7 +438,7 @@ impl TenantMigrator {
                 }
             };
             let names: Vec<TenantName> = batch.iter().map(|(_, t)| t.clone()).collect();
-            let states = match load_states(&c, &names, &self.version_table).await {
+            let states = match load_states(&c, &names, &self.version_table, complete).await {
                 Ok(states) => states,
                 Err(error) => {
                     warn!(%error, "reading the state of a batch of tenants failed");
@@ -652,12 +698,33 @@ impl<'a> TenantRun<'a> {
             .take(limit)
             .collect();
         let count = pending.len();
+        let complete = self.state.applied.len() == migrations.len();
+        if count == 0
+            && complete
+            && self.migrator.trust_fingerprints
+            && self.state.has_version_table
+            && !self.state.from_fingerprint
+        {
+            // Up to date, but the fingerprint is missing or stale (a table from before
+            // fingerprints, or edited by hand): leave a correct one for the next deploy.
+            let txn = self.begin(true).await?;
+            txn.execute_unprepared(&self.version_table().fingerprint_sql())
+                .await
+                .map_err(Error::tenant_db(self.tenant))?;
+            self.commit(txn, true).await?;
+        }
         for (i, migration) in pending.into_iter().enumerate() {
             let name = migration.name().to_owned();
             let durable = i + 1 == count;
             let txn = self.begin(durable).await?;
+            let mut record = self.version_table().insert_sql(&name);
+            if durable {
+                // The run's last step for this tenant leaves the fingerprint of what it holds.
+                record += "; ";
+                record += &self.version_table().fingerprint_sql();
+            }
             let recorded = txn
-                .execute_unprepared(&self.version_table().insert_sql(&name))
+                .execute_unprepared(&record)
                 .await
                 .map_err(Error::tenant_db(self.tenant))?
                 .rows_affected();
@@ -704,8 +771,15 @@ impl<'a> TenantRun<'a> {
             let name = migration.name().to_owned();
             let durable = i + 1 == count;
             let txn = self.begin(durable).await?;
+            // Every step rewrites the fingerprint, so that an interrupted rollback never leaves
+            // one that claims versions the table no longer holds.
+            let erase = format!(
+                "{}; {}",
+                self.version_table().delete_sql(&name),
+                self.version_table().fingerprint_sql()
+            );
             let deleted = txn
-                .execute_unprepared(&self.version_table().delete_sql(&name))
+                .execute_unprepared(&erase)
                 .await
                 .map_err(Error::tenant_db(self.tenant))?
                 .rows_affected();
@@ -745,8 +819,7 @@ impl<'a> TenantRun<'a> {
         self.commit(txn, false).await?;
         self.state = TenantState {
             schema_exists: true,
-            has_version_table: false,
-            applied: Vec::new(),
+            ..TenantState::default()
         };
         Ok(())
     }

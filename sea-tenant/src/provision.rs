@@ -150,6 +150,7 @@ impl MigrationScript {
             }
             push(&mut sql, &table.insert_sql(&step.name));
         }
+        push(&mut sql, &table.fingerprint_sql());
         push(&mut sql, RESTORE_SEARCH_PATH);
         sql
     }
@@ -185,6 +186,7 @@ impl MigrationScript {
             let tag = dollar_tag(&block, &step.name)?;
             push(&mut sql, &format!("DO {tag}BEGIN\n{block}\nEND{tag}"));
         }
+        push(&mut sql, &table.fingerprint_sql());
         push(&mut sql, RESTORE_SEARCH_PATH);
         Ok(sql)
     }

@@ -3,6 +3,14 @@
 //! It has the columns of sea-orm-migration's `seaql_migrations` (`version`, `applied_at`),
 //! lives inside each tenant schema, and is always addressed schema-qualified by sea-tenant's
 //! own statements, so it never depends on (or collides with) the public `seaql_migrations`.
+//!
+//! Its table comment is a fingerprint of its contents, `sea_tenant:<md5 of the sorted versions
+//! joined by ','>`, rewritten by every run that finishes a tenant's `up` and by every `down`
+//! step. A no-op deploy compares the fingerprints of thousands of tenants in one catalog query
+//! instead of opening every version table; a fingerprint that does not match (or is missing)
+//! only means the table is read. Editing the table by hand leaves the fingerprint stale:
+//! `status` always reads the tables, and `up` after such an edit should be run with the
+//! fingerprint ignored (`TenantMigrator::trust_fingerprints(false)`).
 
 use crate::TenantName;
 use crate::name::{quote_ident, quote_literal};
@@ -44,6 +52,17 @@ impl<'a> VersionTable<'a> {
         )
     }
 
+    /// Rewrites the table's fingerprint from its current rows. The names inside the DO body
+    /// are validated tenant and table names (no quotes, no `$`), so they cannot end it.
+    pub fn fingerprint_sql(&self) -> String {
+        let table = self.qualified();
+        format!(
+            "DO $sea_tenant_fp$ BEGIN EXECUTE 'COMMENT ON TABLE {table} IS ' || quote_literal(\
+             (SELECT 'sea_tenant:' || md5(coalesce(string_agg(version::text, ',' ORDER BY version COLLATE \"C\"), '')) \
+             FROM {table})); END $sea_tenant_fp$"
+        )
+    }
+
     pub fn delete_sql(&self, version: &str) -> String {
         format!(
             "DELETE FROM {} WHERE version = {}",
@@ -51,4 +70,15 @@ impl<'a> VersionTable<'a> {
             quote_literal(version)
         )
     }
+}
+
+/// The fingerprint a version table holding exactly `versions` carries, as the SQL expression
+/// that computes it (md5 is not worth a dependency; one query per run computes it).
+pub(crate) fn expected_fingerprint_sql(versions: &[String]) -> String {
+    let mut sorted: Vec<&str> = versions.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    format!(
+        "SELECT 'sea_tenant:' || md5({})",
+        quote_literal(&sorted.join(","))
+    )
 }

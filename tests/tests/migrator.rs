@@ -373,3 +373,124 @@ async fn ensure_tenant_creates_and_completes_a_tenant() {
         .await
         .unwrap();
 }
+
+async fn fingerprint(db: &impl ConnectionTrait, schema: &str) -> Option<String> {
+    let sql = format!(
+        "SELECT coalesce(obj_description('\"{schema}\".\"{DEFAULT_VERSION_TABLE}\"'::regclass, 'pg_class'), '')"
+    );
+    strings(db, &sql).await.pop().filter(|s| !s.is_empty())
+}
+
+async fn fingerprint_of(db: &impl ConnectionTrait, versions: &[&str]) -> String {
+    let mut sorted = versions.to_vec();
+    sorted.sort();
+    strings(
+        db,
+        &format!("SELECT 'sea_tenant:' || md5('{}')", sorted.join(",")),
+    )
+    .await
+    .remove(0)
+}
+
+#[tokio::test]
+async fn version_tables_carry_a_fingerprint_of_their_rows() {
+    let t = TestDb::new("mig_fp").await;
+    let orgs = names("org", 2);
+    create_schemas(&t.db, &orgs).await;
+    migrator(&t, &orgs).up(None).await.unwrap();
+    let all = fingerprint_of(&t.db, &ALL).await;
+    assert_eq!(
+        fingerprint(&t.db, "org_0").await.as_deref(),
+        Some(all.as_str())
+    );
+
+    // Every rollback step rewrites it.
+    migrator(&t, &orgs)
+        .only(["org_1"])
+        .down(Some(1))
+        .await
+        .unwrap();
+    let two = fingerprint_of(&t.db, &ALL[..2]).await;
+    assert_eq!(
+        fingerprint(&t.db, "org_1").await.as_deref(),
+        Some(two.as_str())
+    );
+
+    // A missing fingerprint is restored by the next (no-op) up.
+    t.db.execute_unprepared(&format!(
+        "COMMENT ON TABLE org_0.{DEFAULT_VERSION_TABLE} IS NULL"
+    ))
+    .await
+    .unwrap();
+    let report = migrator(&t, &orgs).only(["org_0"]).up(None).await.unwrap();
+    assert!(matches!(report.tenants[0].outcome, Outcome::UpToDate));
+    assert_eq!(
+        fingerprint(&t.db, "org_0").await.as_deref(),
+        Some(all.as_str())
+    );
+
+    // ensure_tenant leaves one too.
+    let name = sea_tenant::TenantName::new("org_9").unwrap();
+    sea_tenant::ensure_tenant::<BlogMigrations>(&t.db, &name)
+        .await
+        .unwrap();
+    assert_eq!(
+        fingerprint(&t.db, "org_9").await.as_deref(),
+        Some(all.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_matching_fingerprint_spares_the_read_and_can_be_distrusted() {
+    let t = TestDb::new("mig_fp_trust").await;
+    let orgs = names("org", 1);
+    create_schemas(&t.db, &orgs).await;
+    migrator(&t, &orgs).up(None).await.unwrap();
+    // Undo the last migration by hand, leaving the fingerprint claiming all three.
+    t.db.execute_unprepared(&format!(
+        "ALTER TABLE org_0.post DROP COLUMN published; \
+         DELETE FROM org_0.{DEFAULT_VERSION_TABLE} WHERE version = 'm0003_add_published'"
+    ))
+    .await
+    .unwrap();
+
+    // Trusted: the table is not read, so the hand edit goes unseen (as documented).
+    let trusted = migrator(&t, &orgs).up(None).await.unwrap();
+    assert!(
+        matches!(trusted.tenants[0].outcome, Outcome::UpToDate),
+        "{trusted}"
+    );
+    // status always reads the table.
+    let status = migrator(&t, &orgs).status().await.unwrap();
+    assert!(
+        status.to_string().contains("2 applied, 1 pending"),
+        "{status}"
+    );
+
+    // Distrusted: read, re-applied, and the fingerprint is right again.
+    let fixed = migrator(&t, &orgs)
+        .trust_fingerprints(false)
+        .up(None)
+        .await
+        .unwrap();
+    assert_eq!(fixed.tenants[0].outcome.applied(), ["m0003_add_published"]);
+    let all = fingerprint_of(&t.db, &ALL).await;
+    assert_eq!(
+        fingerprint(&t.db, "org_0").await.as_deref(),
+        Some(all.as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_version_table_name_is_refused() {
+    let t = TestDb::new("mig_vt").await;
+    let orgs = names("org", 1);
+    create_schemas(&t.db, &orgs).await;
+    let err = migrator(&t, &orgs)
+        .version_table("bad$name'")
+        .up(None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidName(_)), "{err}");
+    assert_eq!(tables(&t.db, "org_0").await, Vec::<String>::new());
+}
