@@ -1,6 +1,7 @@
-//! Batched look-ups of many tenants' state: two or three queries per batch of tenants instead
-//! of a round trip per tenant per migration, which is what keeps `status` and a no-op `up`
-//! fast at 10,000 tenants.
+//! Batched look-ups of many tenants' state instead of a round trip per tenant per migration,
+//! which is what keeps `status` and a no-op `up` fast at 10,000 tenants: one catalog query per
+//! 5,000 tenants (schemas, version tables, fingerprints), then, only where needed, one query
+//! per 500 version tables.
 
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
@@ -31,56 +32,71 @@ pub(crate) struct CompleteSet {
     pub versions: Vec<String>,
 }
 
-/// Loads the state of every tenant in `tenants`, in order. With `complete`, a version table
-/// whose fingerprint says it holds the whole set is not read (see `version_table`).
-pub(crate) async fn load_states(
+/// Tenants per catalog query: one row each, no tenant table is opened.
+const CATALOG_BATCH: usize = 5000;
+
+/// Reads from the catalog, for every tenant in `tenants` (in order), whether its schema and
+/// version table exist and, with `complete`, whether the table's fingerprint says it holds
+/// the whole set (then `applied` is filled and the table need not be read). Touches only
+/// shared catalogs, so it is cheap on any connection.
+pub(crate) async fn load_catalog(
     conn: &impl ConnectionTrait,
     tenants: &[TenantName],
     table: &str,
     complete: Option<&CompleteSet>,
 ) -> Result<Vec<TenantState>, DbErr> {
     let mut states = vec![TenantState::default(); tenants.len()];
-    if tenants.is_empty() {
-        return Ok(states);
-    }
     let backend = conn.get_database_backend();
-
-    // One catalog query for the whole batch; names are validated and quoted as literals.
-    let values = tenants
-        .iter()
-        .enumerate()
-        .map(|(i, t)| format!("({i}, {})", t.literal()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT t.i, n.oid IS NOT NULL AS schema_exists, c.oid IS NOT NULL AS has_table, \
-                obj_description(c.oid, 'pg_class') AS fingerprint \
-         FROM (VALUES {values}) AS t(i, name) \
-         LEFT JOIN pg_namespace n ON n.nspname = t.name \
-         LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = {table} AND c.relkind = 'r'",
-        table = quote_literal(table),
-    );
-    for row in conn
-        .query_all_raw(Statement::from_string(backend, sql))
-        .await?
-    {
-        let i: i32 = row.try_get("", "i")?;
-        let state = &mut states[i as usize];
-        state.schema_exists = row.try_get("", "schema_exists")?;
-        state.has_version_table = row.try_get("", "has_table")?;
-        let fingerprint: Option<String> = row.try_get("", "fingerprint")?;
-        if let Some(complete) = complete
-            && fingerprint.as_deref() == Some(complete.fingerprint.as_str())
+    for (chunk_no, chunk) in tenants.chunks(CATALOG_BATCH).enumerate() {
+        let offset = chunk_no * CATALOG_BATCH;
+        // Names are validated and quoted as literals.
+        let values = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("({}, {})", offset + i, t.literal()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT t.i, n.oid IS NOT NULL AS schema_exists, c.oid IS NOT NULL AS has_table, \
+                    obj_description(c.oid, 'pg_class') AS fingerprint \
+             FROM (VALUES {values}) AS t(i, name) \
+             LEFT JOIN pg_namespace n ON n.nspname = t.name \
+             LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = {table} AND c.relkind = 'r'",
+            table = quote_literal(table),
+        );
+        for row in conn
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?
         {
-            state.applied = complete.versions.clone();
-            state.from_fingerprint = true;
+            let i: i32 = row.try_get("", "i")?;
+            let state = &mut states[i as usize];
+            state.schema_exists = row.try_get("", "schema_exists")?;
+            state.has_version_table = row.try_get("", "has_table")?;
+            let fingerprint: Option<String> = row.try_get("", "fingerprint")?;
+            if let Some(complete) = complete
+                && fingerprint.as_deref() == Some(complete.fingerprint.as_str())
+            {
+                state.applied = complete.versions.clone();
+                state.from_fingerprint = true;
+            }
         }
     }
+    Ok(states)
+}
 
-    let with_table: Vec<usize> = (0..tenants.len())
+/// Reads the version tables of the tenants whose state still needs them (a version table
+/// exists and no fingerprint answered), `VERSION_QUERY_BATCH` tables per statement.
+pub(crate) async fn load_versions(
+    conn: &impl ConnectionTrait,
+    tenants: &[TenantName],
+    states: &mut [TenantState],
+    table: &str,
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    let unread: Vec<usize> = (0..tenants.len())
         .filter(|&i| states[i].has_version_table && !states[i].from_fingerprint)
         .collect();
-    for batch in with_table.chunks(VERSION_QUERY_BATCH) {
+    for batch in unread.chunks(VERSION_QUERY_BATCH) {
         let sql = batch
             .iter()
             .map(|&i| {
@@ -91,6 +107,9 @@ pub(crate) async fn load_states(
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
+        for &i in batch {
+            states[i].applied.clear();
+        }
         for row in conn
             .query_all_raw(Statement::from_string(backend, sql))
             .await?
@@ -98,9 +117,9 @@ pub(crate) async fn load_states(
             let i: i32 = row.try_get("", "i")?;
             states[i as usize].applied.push(row.try_get("", "version")?);
         }
+        for &i in batch {
+            states[i].applied.sort();
+        }
     }
-    for state in &mut states {
-        state.applied.sort();
-    }
-    Ok(states)
+    Ok(())
 }

@@ -23,13 +23,17 @@
 //! lost together with their version rows, and a rerun applies them again.
 //!
 //! # How many tenants at once
-//! Tenants are cut into batches. A batch's state (does the schema exist, which versions are
-//! applied) is read with two or three queries for the whole batch, so `status` and a no-op `up`
-//! cost no round trip per tenant. Up to `concurrency` workers take batches. When a run has more
-//! than `recycle_after` tenants, each worker uses a dedicated connection built from the pool's
-//! connect options, which never goes back to the application's pool and is replaced after
-//! `recycle_after` tenants, because PostgreSQL keeps ~20 KB of catalog cache per table a
-//! backend has touched and never frees it. Smaller runs use the application's pool, which is
+//! First, one catalog query per 5,000 tenants, on the application's pool, says which schemas
+//! and version tables exist, and compares each version table's fingerprint (its comment, see
+//! `version_table.rs`) with that of the complete migration set: for `up`, a tenant whose
+//! fingerprint matches is done without any further query, so a no-op deploy costs a handful
+//! of queries in all. The other tenants are cut into batches; a worker reads a batch's version
+//! tables with one `UNION ALL` query per 500 tables, then migrates its tenants one by one. Up
+//! to `concurrency` workers run at once. When more than `recycle_after` tenants need work,
+//! each worker uses a dedicated connection built from the pool's connect options, which never
+//! goes back to the application's pool and is replaced after `recycle_after` tenants, because
+//! PostgreSQL keeps ~20 KB of catalog cache per table a backend has touched and never frees
+//! it. Smaller runs use the application's pool, which is
 //! safe because every tenant setting is transaction-local.
 
 use std::collections::{HashSet, VecDeque};
@@ -45,7 +49,7 @@ use sea_orm::{
 use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 use tracing::{debug, info, warn};
 
-use crate::catalog::{CompleteSet, TenantState, load_states};
+use crate::catalog::{CompleteSet, TenantState, load_catalog, load_versions};
 use crate::lock::lock_sql;
 use crate::name::quote_literal;
 use crate::progress::Progress;
@@ -61,6 +65,10 @@ pub const DEFAULT_RECYCLE_AFTER: usize = 250;
 
 /// The largest batch of tenants whose state is read together.
 const MAX_BATCH: usize = 500;
+
+/// A tenant a worker has to look at: its index in the report, its name, and what the catalog
+/// said of it.
+type Work = (usize, TenantName, TenantState);
 
 /// Runs a tenant migration set (a sea-orm-migration [`MigratorTrait`]) in every tenant schema
 /// that an [`AllTenants`] source lists.
@@ -354,23 +362,62 @@ impl TenantMigrator {
             }
         }
 
-        let batch = valid
-            .len()
-            .div_ceil(self.concurrency)
-            .clamp(1, MAX_BATCH.min(self.recycle_after));
-        let queue: Mutex<VecDeque<Vec<(usize, TenantName)>>> =
-            Mutex::new(valid.chunks(batch).map(<[_]>::to_vec).collect());
-        let workers = self.concurrency.min(valid.len().div_ceil(batch)).max(1);
-        let stop = AtomicBool::new(false);
-        let dedicated = valid.len() > self.recycle_after;
+        // The catalog answers for every tenant at once, on the application's pool (it opens
+        // no tenant table); tenants it shows complete need no worker at all.
         let complete = self.complete_set(operation).await;
-        let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(0..workers)
-            .map(|_| self.worker(operation, &queue, &stop, dedicated, complete.as_ref()))
-            .buffer_unordered(workers)
-            .collect()
-            .await;
-        for (i, outcome) in results.into_iter().flatten() {
-            outcomes[i] = Some(outcome);
+        let names: Vec<TenantName> = valid.iter().map(|(_, t)| t.clone()).collect();
+        let work: Vec<Work> =
+            match load_catalog(&self.db, &names, &self.version_table, complete.as_ref()).await {
+                Ok(states) => valid
+                    .into_iter()
+                    .zip(states)
+                    .filter_map(|((i, tenant), state)| {
+                        if matches!(operation, Operation::Up(_)) && state.from_fingerprint {
+                            let outcome = Outcome::UpToDate;
+                            self.report_progress(tenant.as_str(), &outcome);
+                            outcomes[i] = Some(outcome);
+                            None
+                        } else {
+                            Some((i, tenant, state))
+                        }
+                    })
+                    .collect(),
+                Err(error) => {
+                    warn!(%error, "reading the tenants' state from the catalog failed");
+                    for (i, tenant) in valid {
+                        let outcome = failed(Error::Tenant {
+                            tenant: tenant.clone(),
+                            source: DbErr::Custom(format!("reading the catalog failed: {error}")),
+                        });
+                        self.report_progress(tenant.as_str(), &outcome);
+                        outcomes[i] = Some(outcome);
+                    }
+                    Vec::new()
+                }
+            };
+
+        if !work.is_empty() {
+            let batch = work
+                .len()
+                .div_ceil(self.concurrency)
+                .clamp(1, MAX_BATCH.min(self.recycle_after));
+            let workers = self.concurrency.min(work.len().div_ceil(batch)).max(1);
+            let dedicated = work.len() > self.recycle_after;
+            let mut batches = VecDeque::new();
+            let mut work = work.into_iter().peekable();
+            while work.peek().is_some() {
+                batches.push_back(work.by_ref().take(batch).collect::<Vec<Work>>());
+            }
+            let queue = Mutex::new(batches);
+            let stop = AtomicBool::new(false);
+            let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(0..workers)
+                .map(|_| self.worker(operation, &queue, &stop, dedicated))
+                .buffer_unordered(workers)
+                .collect()
+                .await;
+            for (i, outcome) in results.into_iter().flatten() {
+                outcomes[i] = Some(outcome);
+            }
         }
 
         let report = Report {
@@ -401,10 +448,9 @@ impl TenantMigrator {
     async fn worker(
         &self,
         operation: Operation,
-        queue: &Mutex<VecDeque<Vec<(usize, TenantName)>>>,
+        queue: &Mutex<VecDeque<Vec<Work>>>,
         stop: &AtomicBool,
         dedicated: bool,
-        complete: Option<&CompleteSet>,
     ) -> Vec<(usize, Outcome)> {
         let mut done = Vec::new();
         let mut conn: Option<DatabaseConnection> = None;
@@ -426,7 +472,7 @@ impl TenantMigrator {
             let c = match ready {
                 Ok(c) => c,
                 Err(error) => {
-                    for (i, tenant) in batch {
+                    for (i, tenant, _) in batch {
                         let outcome = failed(Error::Tenant {
                             tenant: tenant.clone(),
                             source: DbErr::Custom(format!("connecting failed: {error}")),
@@ -437,26 +483,37 @@ impl TenantMigrator {
                     continue;
                 }
             };
-            let names: Vec<TenantName> = batch.iter().map(|(_, t)| t.clone()).collect();
-            let states = match load_states(&c, &names, &self.version_table, complete).await {
-                Ok(states) => states,
-                Err(error) => {
-                    warn!(%error, "reading the state of a batch of tenants failed");
-                    let text = error.to_string();
-                    for (i, tenant) in batch {
-                        let outcome = failed(Error::Tenant {
-                            tenant,
-                            source: DbErr::Custom(text.clone()),
-                        });
-                        done.push((i, outcome));
+            let mut indexes = Vec::with_capacity(batch.len());
+            let mut names = Vec::with_capacity(batch.len());
+            let mut states = Vec::with_capacity(batch.len());
+            for (i, name, state) in batch {
+                indexes.push(i);
+                names.push(name);
+                states.push(state);
+            }
+            // One query for the batch; if it fails (say a schema was dropped since the catalog
+            // was read), tenant by tenant, so that only the tenant at fault fails.
+            let mut unreadable: Vec<Option<DbErr>> = names.iter().map(|_| None).collect();
+            if let Err(error) = load_versions(&c, &names, &mut states, &self.version_table).await {
+                debug!(%error, "reading a batch of version tables failed; reading them one by one");
+                for k in 0..names.len() {
+                    if let Err(error) =
+                        load_versions(&c, &names[k..=k], &mut states[k..=k], &self.version_table)
+                            .await
+                    {
+                        unreadable[k] = Some(error);
                     }
-                    conn = Some(c);
-                    continue;
                 }
-            };
-            for ((i, tenant), state) in batch.into_iter().zip(states) {
+            }
+            let batch = indexes.into_iter().zip(names).zip(states).zip(unreadable);
+            for (((i, tenant), state), unreadable) in batch {
                 let outcome = if stop.load(Ordering::Relaxed) {
                     Outcome::Skipped
+                } else if let Some(source) = unreadable {
+                    failed(Error::Tenant {
+                        tenant: tenant.clone(),
+                        source,
+                    })
                 } else {
                     self.run_tenant(&c, operation, &tenant, state).await
                 };

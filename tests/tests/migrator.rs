@@ -494,3 +494,28 @@ async fn an_invalid_version_table_name_is_refused() {
     assert!(matches!(err, Error::InvalidName(_)), "{err}");
     assert_eq!(tables(&t.db, "org_0").await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn an_unreadable_version_table_fails_only_its_tenant() {
+    let t = TestDb::new("mig_unread").await;
+    let orgs = names("org", 3);
+    create_schemas(&t.db, &orgs).await;
+    migrator(&t, &orgs).up(None).await.unwrap();
+    t.db.execute_unprepared(&format!(
+        "DROP TABLE org_1.{DEFAULT_VERSION_TABLE}; CREATE TABLE org_1.{DEFAULT_VERSION_TABLE} (x int)"
+    ))
+    .await
+    .unwrap();
+    // All three share one batch (concurrency 1), whose single query fails on org_1.
+    let status = migrator(&t, &orgs).concurrency(1).status().await.unwrap();
+    let problems: Vec<_> = status.problems().map(|p| p.tenant.as_str()).collect();
+    assert_eq!(problems, ["org_1"], "{status}");
+    assert!(matches!(
+        status.tenant("org_0").unwrap().outcome,
+        Outcome::Status(_)
+    ));
+    assert!(matches!(
+        status.tenant("org_2").unwrap().outcome,
+        Outcome::Status(_)
+    ));
+}
