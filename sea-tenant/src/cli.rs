@@ -253,7 +253,7 @@ fn print_report(report: &Report) {
                 let pending: Vec<&str> = states
                     .iter()
                     .filter(|s| !s.applied)
-                    .map(|s| s.name.as_str())
+                    .map(|s| &*s.name)
                     .collect();
                 if !pending.is_empty() {
                     let _ = writeln!(out, "  {}: pending {}", tenant.tenant, pending.join(", "));

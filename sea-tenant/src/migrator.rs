@@ -66,6 +66,13 @@ pub const DEFAULT_RECYCLE_AFTER: usize = 250;
 /// The largest batch of tenants whose state is read together.
 const MAX_BATCH: usize = 500;
 
+/// Which way a migration runs.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Up,
+    Down,
+}
+
 /// A tenant a worker has to look at: its index in the report, its name, and what the catalog
 /// said of it.
 type Work = (usize, TenantName, TenantState);
@@ -105,6 +112,10 @@ type Work = (usize, TenantName, TenantState);
 pub struct TenantMigrator {
     db: DatabaseConnection,
     migrations: Arc<Vec<Box<dyn MigrationTrait>>>,
+    /// The migrations' names, in order, allocated once and shared by every report.
+    names: Arc<Vec<Arc<str>>>,
+    /// The same names, sorted, for look-ups.
+    sorted_names: Arc<Vec<Arc<str>>>,
     source: Arc<dyn AllTenants>,
     version_table: String,
     concurrency: usize,
@@ -148,9 +159,14 @@ impl TenantMigrator {
         migrations: Vec<Box<dyn MigrationTrait>>,
         all_tenants: impl AllTenants + 'static,
     ) -> Self {
+        let names: Vec<Arc<str>> = migrations.iter().map(|m| Arc::from(m.name())).collect();
+        let mut sorted_names = names.clone();
+        sorted_names.sort();
         TenantMigrator {
             db,
             migrations: Arc::new(migrations),
+            names: Arc::new(names),
+            sorted_names: Arc::new(sorted_names),
             source: Arc::new(all_tenants),
             version_table: DEFAULT_VERSION_TABLE.to_owned(),
             concurrency: DEFAULT_CONCURRENCY,
@@ -307,9 +323,8 @@ impl TenantMigrator {
         if !self.trust_fingerprints || !matches!(operation, Operation::Up(_)) {
             return None;
         }
-        let mut versions = self.migration_names();
-        versions.sort();
-        let sql = expected_fingerprint_sql(&versions);
+        let versions: Vec<Arc<str>> = self.sorted_names.to_vec();
+        let sql = expected_fingerprint_sql(&self.migration_names());
         let row = self
             .db
             .query_one_raw(sea_orm::Statement::from_string(
@@ -494,12 +509,25 @@ impl TenantMigrator {
             // One query for the batch; if it fails (say a schema was dropped since the catalog
             // was read), tenant by tenant, so that only the tenant at fault fails.
             let mut unreadable: Vec<Option<DbErr>> = names.iter().map(|_| None).collect();
-            if let Err(error) = load_versions(&c, &names, &mut states, &self.version_table).await {
+            if let Err(error) = load_versions(
+                &c,
+                &names,
+                &mut states,
+                &self.version_table,
+                &self.sorted_names,
+            )
+            .await
+            {
                 debug!(%error, "reading a batch of version tables failed; reading them one by one");
                 for k in 0..names.len() {
-                    if let Err(error) =
-                        load_versions(&c, &names[k..=k], &mut states[k..=k], &self.version_table)
-                            .await
+                    if let Err(error) = load_versions(
+                        &c,
+                        &names[k..=k],
+                        &mut states[k..=k],
+                        &self.version_table,
+                        &self.sorted_names,
+                    )
+                    .await
                     {
                         unreadable[k] = Some(error);
                     }
@@ -564,11 +592,11 @@ impl TenantMigrator {
         if let Some(version) = state
             .applied
             .iter()
-            .find(|v| !self.migrations.iter().any(|m| m.name() == v.as_str()))
+            .find(|v| self.sorted_names.binary_search(v).is_err())
         {
             return failed(Error::UnknownMigration {
                 tenant: tenant.clone(),
-                version: version.clone(),
+                version: version.to_string(),
             });
         }
         let creates = matches!(
@@ -627,8 +655,8 @@ struct TenantRun<'a> {
     conn: &'a DatabaseConnection,
     tenant: &'a TenantName,
     state: TenantState,
-    applied: Vec<String>,
-    rolled_back: Vec<String>,
+    applied: Vec<Arc<str>>,
+    rolled_back: Vec<Arc<str>>,
     /// Whether the last commit was asynchronous and not yet followed by a synchronous one.
     unflushed: bool,
 }
@@ -659,8 +687,9 @@ impl<'a> TenantRun<'a> {
         self.migrator
             .migrations
             .iter()
-            .map(|m| MigrationState {
-                name: m.name().to_owned(),
+            .zip(self.migrator.names.iter())
+            .map(|(m, name)| MigrationState {
+                name: Arc::clone(name),
                 applied: self.is_applied(m.name()),
             })
             .collect()
@@ -669,7 +698,7 @@ impl<'a> TenantRun<'a> {
     fn is_applied(&self, name: &str) -> bool {
         self.state
             .applied
-            .binary_search_by(|v| v.as_str().cmp(name))
+            .binary_search_by(|v| (**v).cmp(name))
             .is_ok()
     }
 
@@ -749,9 +778,11 @@ impl<'a> TenantRun<'a> {
     async fn up(&mut self, steps: Option<u32>) -> Result<()> {
         let migrations = Arc::clone(&self.migrator.migrations);
         let limit = steps.map_or(usize::MAX, |n| n as usize);
-        let pending: Vec<&Box<dyn MigrationTrait>> = migrations
+        let names = Arc::clone(&self.migrator.names);
+        let pending: Vec<(&Box<dyn MigrationTrait>, &Arc<str>)> = migrations
             .iter()
-            .filter(|m| !self.is_applied(m.name()))
+            .zip(names.iter())
+            .filter(|(m, _)| !self.is_applied(m.name()))
             .take(limit)
             .collect();
         let count = pending.len();
@@ -770,97 +801,99 @@ impl<'a> TenantRun<'a> {
                 .map_err(Error::tenant_db(self.tenant))?;
             self.commit(txn, true).await?;
         }
-        for (i, migration) in pending.into_iter().enumerate() {
-            let name = migration.name().to_owned();
+        for (i, (migration, name)) in pending.into_iter().enumerate() {
             let durable = i + 1 == count;
-            let txn = self.begin(durable).await?;
-            let mut record = self.version_table().insert_sql(&name);
-            if durable {
-                // The run's last step for this tenant leaves the fingerprint of what it holds.
-                record += "; ";
-                record += &self.version_table().fingerprint_sql();
-            }
-            let recorded = txn
-                .execute_unprepared(&record)
-                .await
-                .map_err(Error::tenant_db(self.tenant))?
-                .rows_affected();
-            if recorded == 0 {
-                // Another runner applied it while we waited for the lock.
-                txn.rollback()
-                    .await
-                    .map_err(Error::tenant_db(self.tenant))?;
-                self.created();
-                debug!(tenant = %self.tenant, migration = %name, "already applied by another runner");
-                continue;
-            }
-            if migration.use_transaction() == Some(false) {
-                debug!(migration = %name, "use_transaction() is false, but tenant migrations always run in a transaction");
-            }
-            if let Err(source) = migration.up(&SchemaManager::new(&txn)).await {
-                txn.rollback().await.ok();
-                return Err(Error::Migration {
-                    tenant: self.tenant.clone(),
-                    migration: name,
-                    source,
-                });
-            }
-            self.commit(txn, durable).await?;
+            let done = self
+                .step(migration.as_ref(), Direction::Up, durable)
+                .await?;
+            // Either way the schema and version table exist now.
             self.created();
-            debug!(tenant = %self.tenant, migration = %name, "applied");
-            self.state.applied.push(name.clone());
-            self.state.applied.sort();
-            self.applied.push(name);
+            if done {
+                self.state.applied.push(Arc::clone(name));
+                self.state.applied.sort();
+                self.applied.push(Arc::clone(name));
+            }
         }
         Ok(())
     }
 
     async fn down(&mut self, steps: Option<u32>) -> Result<()> {
         let migrations = Arc::clone(&self.migrator.migrations);
-        let applied: Vec<&Box<dyn MigrationTrait>> = migrations
+        let names = Arc::clone(&self.migrator.names);
+        let applied: Vec<(&Box<dyn MigrationTrait>, &Arc<str>)> = migrations
             .iter()
-            .filter(|m| self.is_applied(m.name()))
+            .zip(names.iter())
+            .filter(|(m, _)| self.is_applied(m.name()))
             .collect();
         let limit = steps.map_or(usize::MAX, |n| n as usize);
         let rollback: Vec<_> = applied.into_iter().rev().take(limit).collect();
         let count = rollback.len();
-        for (i, migration) in rollback.into_iter().enumerate() {
-            let name = migration.name().to_owned();
+        for (i, (migration, name)) in rollback.into_iter().enumerate() {
             let durable = i + 1 == count;
-            let txn = self.begin(durable).await?;
-            // Every step rewrites the fingerprint, so that an interrupted rollback never leaves
-            // one that claims versions the table no longer holds.
-            let erase = format!(
-                "{}; {}",
-                self.version_table().delete_sql(&name),
-                self.version_table().fingerprint_sql()
-            );
-            let deleted = txn
-                .execute_unprepared(&erase)
-                .await
-                .map_err(Error::tenant_db(self.tenant))?
-                .rows_affected();
-            if deleted == 0 {
-                txn.rollback()
-                    .await
-                    .map_err(Error::tenant_db(self.tenant))?;
-                debug!(tenant = %self.tenant, migration = %name, "already rolled back by another runner");
-                continue;
+            if self
+                .step(migration.as_ref(), Direction::Down, durable)
+                .await?
+            {
+                self.state.applied.retain(|v| v != name);
+                self.rolled_back.push(Arc::clone(name));
             }
-            if let Err(source) = migration.down(&SchemaManager::new(&txn)).await {
-                txn.rollback().await.ok();
-                return Err(Error::Migration {
-                    tenant: self.tenant.clone(),
-                    migration: name,
-                    source,
-                });
-            }
-            self.commit(txn, durable).await?;
-            debug!(tenant = %self.tenant, migration = %name, "rolled back");
-            self.state.applied.retain(|v| v != &name);
-            self.rolled_back.push(name);
         }
         Ok(())
+    }
+
+    /// Applies or rolls back one migration in its own transaction, with its version row.
+    /// Returns `false` when another runner did it first (seen under the lock).
+    async fn step(
+        &mut self,
+        migration: &dyn MigrationTrait,
+        direction: Direction,
+        durable: bool,
+    ) -> Result<bool> {
+        let name = migration.name();
+        let table = self.version_table();
+        let bookkeeping = match direction {
+            // The run's last step for this tenant leaves the fingerprint of what it holds.
+            Direction::Up if durable => {
+                format!("{}; {}", table.insert_sql(name), table.fingerprint_sql())
+            }
+            Direction::Up => table.insert_sql(name),
+            // Every rollback step rewrites the fingerprint, so that an interrupted rollback
+            // never leaves one that claims versions the table no longer holds.
+            Direction::Down => format!("{}; {}", table.delete_sql(name), table.fingerprint_sql()),
+        };
+        let txn = self.begin(durable).await?;
+        let changed = txn
+            .execute_unprepared(&bookkeeping)
+            .await
+            .map_err(Error::tenant_db(self.tenant))?
+            .rows_affected();
+        if changed == 0 {
+            txn.rollback()
+                .await
+                .map_err(Error::tenant_db(self.tenant))?;
+            debug!(tenant = %self.tenant, migration = %name, ?direction, "already done by another runner");
+            return Ok(false);
+        }
+        if migration.use_transaction() == Some(false) {
+            debug!(migration = %name, "use_transaction() is false, but tenant migrations always run in a transaction");
+        }
+        let manager = SchemaManager::new(&txn);
+        let result = match direction {
+            Direction::Up => migration.up(&manager).await,
+            Direction::Down => migration.down(&manager).await,
+        };
+        drop(manager);
+        if let Err(source) = result {
+            txn.rollback().await.ok();
+            return Err(Error::Migration {
+                tenant: self.tenant.clone(),
+                migration: name.to_owned(),
+                source,
+            });
+        }
+        self.commit(txn, durable).await?;
+        debug!(tenant = %self.tenant, migration = %name, ?direction, "done");
+        Ok(true)
     }
 
     /// `fresh`: the schema is dropped and recreated in one transaction, under the lock.

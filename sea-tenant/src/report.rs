@@ -1,6 +1,7 @@
 //! What a run did, tenant by tenant.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::Error;
 
@@ -39,8 +40,9 @@ impl fmt::Display for Operation {
 /// One migration's state in one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationState {
-    /// The migration's name (its version).
-    pub name: String,
+    /// The migration's name (its version). Shared with every other tenant's report, so a report
+    /// over 10,000 tenants holds each name once.
+    pub name: Arc<str>,
     /// Whether the tenant's version table records it.
     pub applied: bool,
 }
@@ -51,9 +53,9 @@ pub enum Outcome {
     /// Migrations were applied and/or rolled back, each in its own committed transaction.
     Changed {
         /// Migrations rolled back, in the order they were rolled back.
-        rolled_back: Vec<String>,
+        rolled_back: Vec<Arc<str>>,
         /// Migrations applied, in order.
-        applied: Vec<String>,
+        applied: Vec<Arc<str>>,
     },
     /// There was nothing to do.
     UpToDate,
@@ -67,9 +69,9 @@ pub enum Outcome {
         /// Why.
         error: Error,
         /// Migrations rolled back before the failure.
-        rolled_back: Vec<String>,
+        rolled_back: Vec<Arc<str>>,
         /// Migrations applied before the failure.
-        applied: Vec<String>,
+        applied: Vec<Arc<str>>,
     },
     /// Not attempted: another tenant failed first and `fail_fast` was on.
     Skipped,
@@ -85,20 +87,22 @@ impl Outcome {
     }
 
     /// Migrations this run applied to the tenant.
-    pub fn applied(&self) -> &[String] {
+    pub fn applied(&self) -> Vec<&str> {
         match self {
-            Outcome::Changed { applied, .. } | Outcome::Failed { applied, .. } => applied,
-            _ => &[],
+            Outcome::Changed { applied, .. } | Outcome::Failed { applied, .. } => {
+                applied.iter().map(|a| &**a).collect()
+            }
+            _ => Vec::new(),
         }
     }
 
     /// Migrations this run rolled back in the tenant.
-    pub fn rolled_back(&self) -> &[String] {
+    pub fn rolled_back(&self) -> Vec<&str> {
         match self {
             Outcome::Changed { rolled_back, .. } | Outcome::Failed { rolled_back, .. } => {
-                rolled_back
+                rolled_back.iter().map(|a| &**a).collect()
             }
-            _ => &[],
+            _ => Vec::new(),
         }
     }
 }

@@ -103,7 +103,7 @@ async fn down_on_one_tenant_only_and_status_shows_it() {
         Outcome::Status(states) => states
             .iter()
             .filter(|s| !s.applied)
-            .map(|s| s.name.clone())
+            .map(|s| s.name.to_string())
             .collect::<Vec<_>>(),
         other => panic!("{other}"),
     };
@@ -170,7 +170,10 @@ async fn one_failing_tenant_does_not_stop_the_others_and_a_rerun_completes() {
             assert_eq!(tenant.as_str(), "org_1");
             assert_eq!(migration, "m0002_create_comment");
             assert!(source.to_string().contains("already exists"), "{source}");
-            assert_eq!(applied, &["m0001_create_post"]);
+            assert_eq!(
+                applied.iter().map(|a| &**a).collect::<Vec<_>>(),
+                ["m0001_create_post"]
+            );
         }
         other => panic!("unexpected {other}"),
     }
