@@ -441,14 +441,14 @@ impl TenantMigrator {
             }
             let queue = Mutex::new(batches);
             let stop = AtomicBool::new(false);
-            let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(0..workers)
-                .map(|_| self.worker(operation, &queue, &stop, dedicated))
+            // Workers write each outcome straight into the report.
+            let slots = Mutex::new(std::mem::take(&mut report.tenants));
+            futures::stream::iter(0..workers)
+                .map(|_| self.worker(operation, &queue, &stop, dedicated, &slots))
                 .buffer_unordered(workers)
-                .collect()
+                .collect::<Vec<()>>()
                 .await;
-            for (i, outcome) in results.into_iter().flatten() {
-                report.tenants[i].outcome = outcome;
-            }
+            report.tenants = slots.into_inner().unwrap_or_else(|e| e.into_inner());
         }
 
         info!(summary = %report.summary(), "tenant migration run finished");
@@ -471,8 +471,14 @@ impl TenantMigrator {
         queue: &Mutex<VecDeque<Vec<Work>>>,
         stop: &AtomicBool,
         dedicated: bool,
-    ) -> Vec<(usize, Outcome)> {
-        let mut done = Vec::new();
+        slots: &Mutex<Vec<TenantReport>>,
+    ) {
+        let done = |i: usize, outcome: Outcome| {
+            let mut slots = slots.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = &mut slots[i];
+            self.report_progress(&entry.tenant, &outcome);
+            entry.outcome = outcome;
+        };
         let mut conn: Option<DatabaseConnection> = None;
         let mut served = 0;
         while let Some(batch) = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None) {
@@ -497,8 +503,7 @@ impl TenantMigrator {
                             tenant: tenant.clone(),
                             source: DbErr::Custom(format!("connecting failed: {error}")),
                         });
-                        self.report_progress(tenant.as_str(), &outcome);
-                        done.push((i, outcome));
+                        done(i, outcome);
                     }
                     continue;
                 }
@@ -554,8 +559,7 @@ impl TenantMigrator {
                     stop.store(true, Ordering::Relaxed);
                 }
                 log_outcome(&tenant, &outcome);
-                self.report_progress(tenant.as_str(), &outcome);
-                done.push((i, outcome));
+                done(i, outcome);
                 served += 1;
             }
             conn = Some(c);
@@ -563,7 +567,6 @@ impl TenantMigrator {
         if let Some(c) = conn.filter(|_| dedicated) {
             c.close().await.ok();
         }
-        done
     }
 
     /// A one-connection pool with the application pool's connect options, so tenant work
