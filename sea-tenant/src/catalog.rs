@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use futures::TryStreamExt;
+use sea_orm::sqlx::{self, AssertSqlSafe, Either};
+use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, QueryResult, RuntimeErr};
 
 use crate::TenantName;
 use crate::name::quote_literal;
@@ -14,6 +16,33 @@ use crate::version_table::VersionTable;
 /// A statement that names ~4,300 tables fails with "out of shared memory" under the default
 /// `max_locks_per_transaction`; one table per tenant, 500 per statement, stays well clear.
 pub(crate) const VERSION_QUERY_BATCH: usize = 500;
+
+/// Runs `sql` through the simple protocol. These statements are one-offs (their text names the
+/// tenants), so preparing them would only fill each connection's statement cache, on the
+/// client and on the server, with statements that never run again.
+async fn fetch_unprepared(
+    conn: &DatabaseConnection,
+    sql: String,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &conn.inner else {
+        return Err(DbErr::Custom(
+            "sea-tenant needs a PostgreSQL connection pool (sqlx-postgres)".to_owned(),
+        ));
+    };
+    let pool = conn.get_postgres_connection_pool();
+    let mut rows = Vec::new();
+    let mut results = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many(pool);
+    while let Some(item) = results
+        .try_next()
+        .await
+        .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?
+    {
+        if let Either::Right(row) = item {
+            rows.push(row.into());
+        }
+    }
+    Ok(rows)
+}
 
 /// What the catalog and the version table say about one tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,13 +71,12 @@ const CATALOG_BATCH: usize = 5000;
 /// the whole set (then `applied` is filled and the table need not be read). Touches only
 /// shared catalogs, so it is cheap on any connection.
 pub(crate) async fn load_catalog(
-    conn: &impl ConnectionTrait,
+    conn: &DatabaseConnection,
     tenants: &[TenantName],
     table: &str,
     complete: Option<&CompleteSet>,
 ) -> Result<Vec<TenantState>, DbErr> {
     let mut states = vec![TenantState::default(); tenants.len()];
-    let backend = conn.get_database_backend();
     for (chunk_no, chunk) in tenants.chunks(CATALOG_BATCH).enumerate() {
         let offset = chunk_no * CATALOG_BATCH;
         // Names are validated and quoted as literals.
@@ -66,10 +94,7 @@ pub(crate) async fn load_catalog(
              LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = {table} AND c.relkind = 'r'",
             table = quote_literal(table),
         );
-        for row in conn
-            .query_all_raw(Statement::from_string(backend, sql))
-            .await?
-        {
+        for row in fetch_unprepared(conn, sql).await? {
             let i: i32 = row.try_get("", "i")?;
             let state = &mut states[i as usize];
             state.schema_exists = row.try_get("", "schema_exists")?;
@@ -92,13 +117,12 @@ pub(crate) async fn load_catalog(
 /// `known` is the migration set's names, sorted: a recorded version that is one of them shares
 /// its allocation, so 10,000 tenants' states hold each name once.
 pub(crate) async fn load_versions(
-    conn: &impl ConnectionTrait,
+    conn: &DatabaseConnection,
     tenants: &[TenantName],
     states: &mut [TenantState],
     table: &str,
     known: &[Arc<str>],
 ) -> Result<(), DbErr> {
-    let backend = conn.get_database_backend();
     let unread: Vec<usize> = (0..tenants.len())
         .filter(|&i| states[i].has_version_table && !states[i].from_fingerprint)
         .collect();
@@ -116,10 +140,7 @@ pub(crate) async fn load_versions(
         for &i in batch {
             states[i].applied.clear();
         }
-        for row in conn
-            .query_all_raw(Statement::from_string(backend, sql))
-            .await?
-        {
+        for row in fetch_unprepared(conn, sql).await? {
             let i: i32 = row.try_get("", "i")?;
             let version: String = row.try_get("", "version")?;
             let shared = match known.binary_search_by(|k| (**k).cmp(version.as_str())) {
