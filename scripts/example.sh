@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-postgres.sh
-cargo run -p saas-example -- demo "$@"
+cargo run -p saas-example --bin saas -- demo "$@"
