@@ -86,7 +86,10 @@
 //! `COMMIT`): a `BEGIN` left open would outlive the call, as on any pooled connection.
 
 mod conn;
+mod error;
 mod inline;
+mod screen;
+mod sql;
 mod stream;
 mod transaction;
 
@@ -102,8 +105,9 @@ use sea_orm::{
 };
 
 use crate::TenantName;
-use crate::name::{quote_ident, quote_literal};
 use conn::ScopedConn;
+pub use error::ScopeError;
+use sql::ScopeSql;
 pub use stream::TenantStream;
 pub use transaction::TenantTransaction;
 
@@ -141,52 +145,6 @@ pub struct TenantScope {
     tenant: TenantName,
     sql: Arc<ScopeSql>,
     named: bool,
-}
-
-/// The scope's fixed statements, built once per scope (the tenant name is validated, and
-/// quoted again anyway).
-#[derive(Debug)]
-struct ScopeSql {
-    search_path: String,
-    /// `SELECT set_config('search_path', '"tenant"', true)`.
-    set_config: String,
-    /// The same, plus `transaction_read_only`: the prefix of a one-message `SELECT`.
-    set_config_read_only: String,
-}
-
-impl ScopeSql {
-    fn new(tenant: &TenantName, shared: &[String]) -> ScopeSql {
-        let search_path = std::iter::once(tenant.quoted())
-            .chain(shared.iter().map(|s| quote_ident(s)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let set_config = format!(
-            "SELECT set_config('search_path', {}, true)",
-            quote_literal(&search_path)
-        );
-        let set_config_read_only = format!(
-            "SELECT set_config('transaction_read_only', 'on', true), set_config('search_path', {}, true)",
-            quote_literal(&search_path)
-        );
-        ScopeSql {
-            search_path,
-            set_config,
-            set_config_read_only,
-        }
-    }
-
-    fn begin(&self, options: TransactionOptions) -> String {
-        let mut begin = String::from("BEGIN");
-        if let Some(level) = options.isolation_level {
-            begin.push_str(" ISOLATION LEVEL ");
-            begin.push_str(&level.to_string());
-        }
-        if let Some(mode) = options.access_mode {
-            begin.push(' ');
-            begin.push_str(&mode.to_string());
-        }
-        format!("{begin}; {}", self.set_config)
-    }
 }
 
 impl std::fmt::Debug for TenantScope {
@@ -293,7 +251,13 @@ impl TenantScope {
     }
 
     async fn open(&self, options: TransactionOptions) -> Result<ScopedConn, DbErr> {
-        ScopedConn::begin(self.pool()?, &self.sql.begin(options), self.named).await
+        ScopedConn::begin(
+            self.pool()?,
+            &self.sql,
+            &self.sql.begin(options),
+            self.named,
+        )
+        .await
     }
 
     /// Opens the transaction a single statement runs in: read-only for plain `SELECT`s, whose
@@ -318,10 +282,10 @@ impl TenantScope {
     }
 
     /// Ends a single statement's transaction. A read-only one has nothing to commit: its
-    /// `ROLLBACK` is queued and sent when the connection goes back to the pool.
+    /// rollback runs in the background before the connection goes back to the pool.
     async fn finish(mut conn: ScopedConn, read_only: bool) -> Result<(), DbErr> {
         if read_only {
-            conn.start_rollback_all();
+            conn.finish_in_background();
             Ok(())
         } else {
             conn.commit().await
@@ -369,6 +333,7 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        screen::check(&self.tenant, &stmt.sql)?;
         let mut conn = self.open(TransactionOptions::default()).await?;
         let result = conn.execute(&stmt).await?;
         conn.commit().await?;
@@ -376,14 +341,19 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        conn::execute_unprepared_once(self.pool()?, &self.sql.set_config, sql).await
+        screen::check_all(&self.tenant, sql)?;
+        let mut conn = self.open(TransactionOptions::default()).await?;
+        let result = conn.execute_unprepared(sql).await?;
+        conn.commit().await?;
+        Ok(result)
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         if let Some(sql) = self.one_message_select(&stmt) {
-            let rows = conn::query_once(self.pool()?, &self.sql.set_config_read_only, &sql).await?;
+            let rows = conn::query_once(self.pool()?, &self.sql, &sql).await?;
             return Ok(rows.into_iter().next());
         }
+        screen::check(&self.tenant, &stmt.sql)?;
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let row = conn.query_one(&stmt).await?;
         Self::finish(conn, read_only).await?;
@@ -392,8 +362,9 @@ impl ConnectionTrait for TenantScope {
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         if let Some(sql) = self.one_message_select(&stmt) {
-            return conn::query_once(self.pool()?, &self.sql.set_config_read_only, &sql).await;
+            return conn::query_once(self.pool()?, &self.sql, &sql).await;
         }
+        screen::check(&self.tenant, &stmt.sql)?;
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let rows = conn.query_all(&stmt).await?;
         Self::finish(conn, read_only).await?;
@@ -413,6 +384,7 @@ impl StreamTrait for TenantScope {
         stmt: Statement,
     ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
         Box::pin(async move {
+            screen::check(&self.tenant, &stmt.sql)?;
             let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
             Ok(TenantStream::new(move |rows| async move {
                 let streamed = conn.stream_into(&stmt, &rows).await;
@@ -516,24 +488,5 @@ mod tests {
         ));
         assert!(!is_plain_select("SELECTED"));
         assert!(!is_plain_select("sel"));
-    }
-
-    #[test]
-    fn search_path_and_begin_are_quoted() {
-        let tenant = TenantName::new("org_7").expect("valid");
-        let sql = ScopeSql::new(&tenant, &["sh\"ared".to_owned(), "it's".to_owned()]);
-        assert_eq!(sql.search_path, r#""org_7", "sh""ared", "it's""#);
-        assert_eq!(
-            sql.set_config,
-            r#"SELECT set_config('search_path', '"org_7", "sh""ared", "it''s"', true)"#
-        );
-        let begin = sql.begin(TransactionOptions {
-            isolation_level: Some(IsolationLevel::Serializable),
-            access_mode: Some(AccessMode::ReadOnly),
-            sqlite_transaction_mode: None,
-        });
-        assert!(
-            begin.starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SELECT set_config(")
-        );
     }
 }

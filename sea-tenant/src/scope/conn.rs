@@ -1,31 +1,36 @@
 //! One pooled connection inside a tenant transaction, and the guard that keeps the pool clean.
 //!
-//! sea-orm's own `DatabaseTransaction` waits for `BEGIN`'s reply before anything else can be
-//! sent, so `set_config` would cost a round trip of its own. Here the transaction is opened with
-//! sqlx's `PgTransactionManager::begin` and a custom statement, `BEGIN; SELECT set_config(…)`,
-//! which travels as one simple-protocol message: one round trip.
+//! The transaction is driven with simple-protocol messages of the scope's own (`BEGIN; set
+//! path`, `COMMIT; reset`), so that beginning costs one round trip and ending also resets the
+//! session in the same round trip. sqlx is not told about the transaction (its depth stays 0):
+//! this guard tracks it, and on drop ends it in a background task, or closes the connection
+//! when the state on the server is unknown.
+
+use std::sync::Arc;
 
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx::pool::PoolConnection;
-use sea_orm::sqlx::postgres::{PgConnection, PgQueryResult, PgTransactionManager};
-use sea_orm::sqlx::{self, AssertSqlSafe, Either, PgPool, Postgres, SqlSafeStr};
+use sea_orm::sqlx::postgres::{PgConnection, PgQueryResult};
+use sea_orm::sqlx::{self, AssertSqlSafe, Either, PgPool, Postgres};
 use sea_orm::{DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
-use sqlx_core::transaction::TransactionManager;
 
 use futures::TryStreamExt;
+
+use super::screen;
+use super::sql::ScopeSql;
 
 /// Where the connection is in its life. The state decides what `Drop` must do to return it
 /// to the pool without any tenant state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// `BEGIN; set_config` was queued or sent but its reply not read. sqlx has not counted the
-    /// transaction yet, so it would not roll it back: the connection must be closed instead.
-    Beginning,
-    /// sqlx counts the transaction (depth ≥ 1): dropping queues `ROLLBACK`, which sqlx's pool
-    /// flushes and waits for before the connection becomes idle again.
+    /// A message of the scope's own was sent and its reply not read: the server's state is
+    /// unknown, so the connection must be closed rather than reused.
+    InFlight,
+    /// The tenant transaction is open (possibly failed): dropping ends it and resets the
+    /// session before the connection is reused.
     Open,
-    /// Committed or rolled back: nothing left on the connection.
+    /// Ended and reset: nothing left on the connection.
     Done,
 }
 
@@ -33,47 +38,88 @@ enum State {
 pub(crate) struct ScopedConn {
     conn: Option<PoolConnection<Postgres>>,
     state: State,
+    /// 1 for the tenant transaction, one more per open savepoint.
+    depth: usize,
     /// Whether statements are prepared under a name and cached (see
     /// `TenantScope::with_named_statements`).
     named: bool,
+    sql: Arc<ScopeSql>,
+    /// Savepoint rollbacks of nested transactions dropped without an end: sent before anything
+    /// else on this connection.
+    pending: Option<String>,
 }
 
 impl std::fmt::Debug for ScopedConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScopedConn")
+            .field("tenant", &self.sql.tenant)
             .field("state", &self.state)
+            .field("depth", &self.depth)
             .finish()
     }
 }
 
 impl ScopedConn {
+    async fn acquire(pool: &PgPool, sql: &Arc<ScopeSql>, named: bool) -> Result<ScopedConn, DbErr> {
+        let conn = pool.acquire().await.map_err(acquire_err)?;
+        Ok(ScopedConn {
+            conn: Some(conn),
+            state: State::Done,
+            depth: 0,
+            named,
+            sql: Arc::clone(sql),
+            pending: None,
+        })
+    }
+
     /// Takes a connection from `pool` and runs `begin_sql` (a `BEGIN …; SELECT set_config(…)`
     /// built by the scope) on it: one round trip.
     pub(crate) async fn begin(
         pool: &PgPool,
+        sql: &Arc<ScopeSql>,
         begin_sql: &str,
         named: bool,
     ) -> Result<ScopedConn, DbErr> {
-        let conn = pool.acquire().await.map_err(acquire_err)?;
-        let mut this = ScopedConn {
-            conn: Some(conn),
-            state: State::Beginning,
-            named,
-        };
-        let statement = AssertSqlSafe(begin_sql.to_owned()).into_sql_str();
-        PgTransactionManager::begin(this.raw()?, Some(statement))
-            .await
-            .map_err(query_err)?;
+        let mut this = Self::acquire(pool, sql, named).await?;
+        this.send(begin_sql).await.map_err(query_err)?;
         this.state = State::Open;
+        this.depth = 1;
         Ok(this)
     }
 
+    /// Sends one simple-protocol message of the scope's own. Until its reply is read the state
+    /// is `InFlight`, so a future dropped meanwhile closes the connection.
+    async fn send(&mut self, text: &str) -> Result<PgQueryResult, sqlx::Error> {
+        let state = self.state;
+        self.state = State::InFlight;
+        let conn = self
+            .raw()
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let outcome = sqlx::Executor::execute(conn, AssertSqlSafe(text.to_owned())).await;
+        // The server answered (an error included): the connection is in step again. An I/O or
+        // protocol failure leaves it `InFlight`, to be closed.
+        if matches!(outcome, Ok(_) | Err(sqlx::Error::Database(_))) {
+            self.state = state;
+        }
+        outcome
+    }
+
+    /// The connection, if the transaction is still open, after any pending savepoint rollback.
+    async fn ready(&mut self) -> Result<&mut PgConnection, DbErr> {
+        self.open()?;
+        if let Some(pending) = self.pending.take() {
+            self.send(&pending).await.map_err(exec_err)?;
+        }
+        self.open()
+    }
+
     /// The connection, if the transaction is still open.
-    pub(crate) fn open(&mut self) -> Result<&mut PgConnection, DbErr> {
+    fn open(&mut self) -> Result<&mut PgConnection, DbErr> {
         if self.state != State::Open {
-            return Err(DbErr::Custom(
-                "sea-tenant: the tenant transaction is already finished".to_owned(),
-            ));
+            return Err(DbErr::Custom(format!(
+                "sea-tenant: tenant {} transaction is already finished",
+                self.sql.tenant
+            )));
         }
         self.raw()
     }
@@ -87,69 +133,136 @@ impl ScopedConn {
         }
     }
 
-    /// sqlx's transaction depth: 1 for the tenant transaction, more inside savepoints.
+    /// 1 for the tenant transaction, more inside savepoints, 0 once ended.
     pub(crate) fn depth(&self) -> usize {
-        self.conn
-            .as_ref()
-            .map_or(0, |c| PgTransactionManager::get_transaction_depth(c))
+        self.depth
     }
 
-    /// Opens a savepoint (sqlx names it after the depth).
+    /// Opens a savepoint.
     pub(crate) async fn savepoint(&mut self) -> Result<(), DbErr> {
-        PgTransactionManager::begin(self.open()?, None)
-            .await
-            .map_err(query_err)
+        self.ready().await?;
+        let text = format!("SAVEPOINT sea_tenant_{}", self.depth);
+        self.send(&text).await.map_err(exec_err)?;
+        self.depth += 1;
+        Ok(())
     }
 
-    /// Commits the innermost level: `RELEASE SAVEPOINT`, or `COMMIT` at depth 1.
+    /// Commits the innermost level: `RELEASE SAVEPOINT`, or `COMMIT` and the session reset at
+    /// depth 1.
     pub(crate) async fn commit(&mut self) -> Result<(), DbErr> {
-        PgTransactionManager::commit(self.open()?)
-            .await
-            .map_err(exec_err)?;
-        if self.depth() == 0 {
-            self.state = State::Done;
+        self.ready().await?;
+        if self.depth > 1 {
+            let text = format!("RELEASE SAVEPOINT sea_tenant_{}", self.depth - 1);
+            self.send(&text).await.map_err(exec_err)?;
+            self.depth -= 1;
+            return Ok(());
         }
-        Ok(())
+        let text = self.sql.commit();
+        let outcome = self.send(&text).await;
+        self.finish_after(outcome).await
     }
 
     /// Rolls back the innermost level.
     pub(crate) async fn rollback(&mut self) -> Result<(), DbErr> {
-        PgTransactionManager::rollback(self.open()?)
-            .await
-            .map_err(exec_err)?;
-        if self.depth() == 0 {
-            self.state = State::Done;
+        self.ready().await?;
+        if self.depth > 1 {
+            let n = self.depth - 1;
+            let text =
+                format!("ROLLBACK TO SAVEPOINT sea_tenant_{n}; RELEASE SAVEPOINT sea_tenant_{n}");
+            self.send(&text).await.map_err(exec_err)?;
+            self.depth -= 1;
+            return Ok(());
         }
-        Ok(())
+        let text = self.sql.rollback();
+        let outcome = self.send(&text).await;
+        self.finish_after(outcome).await
     }
 
-    /// Queues a rollback of the innermost level without waiting (for `Drop`); the next use of
-    /// the connection, or its return to the pool, sends it.
-    pub(crate) fn start_rollback(&mut self) {
-        if self.state == State::Open
-            && let Some(conn) = self.conn.as_mut()
-        {
-            PgTransactionManager::start_rollback(conn);
-            if PgTransactionManager::get_transaction_depth(conn) == 0 {
+    /// After the transaction's final message: done, or (it failed part-way) end whatever is
+    /// left and reset; a connection that cannot be reset is closed.
+    async fn finish_after(
+        &mut self,
+        outcome: Result<PgQueryResult, sqlx::Error>,
+    ) -> Result<(), DbErr> {
+        self.depth = 0;
+        match outcome {
+            Ok(_) => {
                 self.state = State::Done;
+                Ok(())
+            }
+            Err(err) => {
+                self.recover().await;
+                Err(exec_err(err))
             }
         }
     }
 
-    /// Queues the rollback of every level (for `Drop` of the outermost transaction).
-    pub(crate) fn start_rollback_all(&mut self) {
-        while self.state == State::Open && self.depth() > 0 {
-            self.start_rollback();
-        }
-        if self.state == State::Open {
+    async fn recover(&mut self) {
+        self.depth = 0;
+        let text = self.sql.recover();
+        if self.send(&text).await.is_ok() {
+            self.state = State::Done;
+        } else if let Some(conn) = self.conn.as_mut() {
+            conn.close_on_drop();
             self.state = State::Done;
         }
     }
 
+    /// A nested level dropped without commit or rollback: its savepoint is rolled back before
+    /// the next statement (the outer level's drop ends everything anyway).
+    pub(crate) fn abandon_savepoint(&mut self) {
+        if self.state != State::Open || self.depth <= 1 {
+            return;
+        }
+        let n = self.depth - 1;
+        let text =
+            format!("ROLLBACK TO SAVEPOINT sea_tenant_{n}; RELEASE SAVEPOINT sea_tenant_{n}");
+        self.pending = Some(match self.pending.take() {
+            Some(earlier) => format!("{earlier}; {text}"),
+            None => text,
+        });
+        self.depth -= 1;
+    }
+
+    /// The outermost level dropped without commit or rollback: end it in the background.
+    pub(crate) fn abandon(&mut self) {
+        if self.state == State::Open {
+            self.end_on_drop();
+        }
+    }
+
+    /// Ends a read-only transaction without waiting: the rollback and reset run in a background
+    /// task that then returns the connection to the pool.
+    pub(crate) fn finish_in_background(mut self) {
+        self.end_on_drop();
+    }
+
+    fn end_on_drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        self.state = State::Done;
+        self.depth = 0;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                // Settings, temporary tables and cursors go with the rollback itself.
+                let text = self.sql.rollback();
+                runtime.spawn(async move {
+                    let reset = sqlx::Executor::execute(&mut *conn, AssertSqlSafe(text)).await;
+                    if reset.is_err() {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
+    }
+
     pub(crate) async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult, DbErr> {
-        let named = self.named;
-        let conn = self.open()?;
-        sqlx_query(stmt, named)
+        screen::check(&self.sql.tenant, &stmt.sql)?;
+        let text = self.statement_text(stmt);
+        let conn = self.ready().await?;
+        bound_query(&text, stmt)
             .execute(conn)
             .await
             .map(Into::into)
@@ -160,9 +273,10 @@ impl ScopedConn {
         &mut self,
         stmt: &Statement,
     ) -> Result<Option<QueryResult>, DbErr> {
-        let named = self.named;
-        let conn = self.open()?;
-        sqlx_query(stmt, named)
+        screen::check(&self.sql.tenant, &stmt.sql)?;
+        let text = self.statement_text(stmt);
+        let conn = self.ready().await?;
+        bound_query(&text, stmt)
             .fetch_optional(conn)
             .await
             .map(|row| row.map(Into::into))
@@ -170,21 +284,35 @@ impl ScopedConn {
     }
 
     pub(crate) async fn query_all(&mut self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let named = self.named;
-        let conn = self.open()?;
-        sqlx_query(stmt, named)
+        screen::check(&self.sql.tenant, &stmt.sql)?;
+        let text = self.statement_text(stmt);
+        let conn = self.ready().await?;
+        bound_query(&text, stmt)
             .fetch_all(conn)
             .await
             .map(|rows| rows.into_iter().map(Into::into).collect())
             .map_err(query_err)
     }
 
+    /// Runs each statement of `sql` on its own through the extended protocol, unnamed: the
+    /// server then refuses any piece that still holds two commands, so nothing can run
+    /// outside the tenant transaction whatever the text.
     pub(crate) async fn execute_unprepared(&mut self, sql: &str) -> Result<ExecResult, DbErr> {
-        let conn = self.open()?;
-        sqlx::Executor::execute(conn, AssertSqlSafe(sql.to_owned()))
-            .await
-            .map(Into::into)
-            .map_err(exec_err)
+        let statements = screen::split(&self.sql.tenant, sql)?;
+        for statement in &statements {
+            screen::check(&self.sql.tenant, statement)?;
+        }
+        let mut total = PgQueryResult::default();
+        for statement in statements {
+            let conn = self.ready().await?;
+            let done = sqlx::query(AssertSqlSafe(statement))
+                .persistent(false)
+                .execute(conn)
+                .await
+                .map_err(exec_err)?;
+            total.extend([done]);
+        }
+        Ok(total.into())
     }
 
     /// Sends each row of `stmt` to `rows` as it arrives; stops early when the receiver is gone.
@@ -193,9 +321,10 @@ impl ScopedConn {
         stmt: &Statement,
         rows: &tokio::sync::mpsc::Sender<Result<QueryResult, DbErr>>,
     ) -> Result<(), DbErr> {
-        let named = self.named;
-        let conn = self.open()?;
-        let mut fetched = sqlx_query(stmt, named).fetch(conn);
+        screen::check(&self.sql.tenant, &stmt.sql)?;
+        let text = self.statement_text(stmt);
+        let conn = self.ready().await?;
+        let mut fetched = bound_query(&text, stmt).fetch(conn);
         loop {
             match fetched.try_next().await {
                 Ok(Some(row)) => {
@@ -208,82 +337,98 @@ impl ScopedConn {
             }
         }
     }
+
+    /// The text sent for `stmt`: tagged with the search path when it is prepared under a name,
+    /// so that sqlx's per-connection cache (keyed by text) keeps one statement per path.
+    fn statement_text(&self, stmt: &Statement) -> StatementText {
+        if self.named {
+            StatementText::Named(self.sql.tagged(&stmt.sql))
+        } else {
+            StatementText::Unnamed(stmt.sql.clone())
+        }
+    }
 }
 
 impl Drop for ScopedConn {
     fn drop(&mut self) {
         match self.state {
-            State::Beginning => {
-                // A future dropped while `BEGIN; set_config` was in flight: the server may be in
-                // a transaction sqlx does not know about. Closing is the only way to be sure no
-                // tenant state reaches the next borrower. Rare (cancellation), so the cost of a
-                // new connection is acceptable.
+            State::InFlight => {
+                // Dropped while a message of ours was in flight (cancellation), or after one
+                // failed without recovery: the server may be inside a transaction with the
+                // tenant's path. Closing is the only way to be sure no tenant state reaches the
+                // next borrower; rare, so a new connection's cost is acceptable.
                 if let Some(conn) = self.conn.as_mut() {
                     conn.close_on_drop();
                 }
             }
-            State::Open => self.start_rollback_all(),
+            State::Open => self.end_on_drop(),
             State::Done => {}
         }
     }
 }
 
-/// Runs `sql` (no bind parameters) after `set_config`, as one simple-protocol message. The
-/// statements of one such message run in one implicit transaction, so the transaction-local
-/// setting ends with them: one round trip, nothing left on the connection.
-pub(crate) async fn execute_unprepared_once(
+enum StatementText {
+    Named(String),
+    Unnamed(String),
+}
+
+/// Runs a read-only `select` (one statement, no bind parameters) in its own transaction with
+/// the tenant's path, rolled back and reset in the same simple-protocol message: one round
+/// trip, and nothing of it outlives the message.
+pub(crate) async fn query_once(
     pool: &PgPool,
-    set_config_sql: &str,
-    sql: &str,
-) -> Result<ExecResult, DbErr> {
-    let mut conn = pool.acquire().await.map_err(acquire_err)?;
-    let batch = format!("{set_config_sql};\n{sql}");
-    let mut results = sqlx::Executor::fetch_many(&mut *conn, AssertSqlSafe(batch));
-    let mut total = PgQueryResult::default();
-    let mut seen_set_config = false;
-    while let Some(item) = results.try_next().await.map_err(exec_err)? {
-        if let Either::Left(done) = item {
-            // The first completion is set_config's own `SELECT 1`: not the caller's rows.
-            if seen_set_config {
-                total.extend([done]);
-            } else {
-                seen_set_config = true;
+    sql: &Arc<ScopeSql>,
+    select: &str,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let mut this = ScopedConn::acquire(pool, sql, false).await?;
+    this.state = State::InFlight;
+    let text = sql.one_message_select(select);
+    let conn = this.raw()?;
+    let mut results = sqlx::Executor::fetch_many(conn, AssertSqlSafe(text));
+    let mut completed = 0;
+    let mut rows = Vec::new();
+    let mut failure = None;
+    loop {
+        match results.try_next().await {
+            Ok(Some(Either::Left(_))) => completed += 1,
+            // BEGIN and set_config complete before the caller's rows; ROLLBACK and the reset
+            // after them.
+            Ok(Some(Either::Right(row))) if completed == 2 => rows.push(row.into()),
+            Ok(Some(Either::Right(_))) => {}
+            Ok(None) => break,
+            Err(err) => {
+                failure = Some(err);
+                break;
             }
         }
     }
-    Ok(total.into())
-}
-
-/// Runs the read-only `sql` (no bind parameters) after `prefix_sql` (the scope's
-/// `set_config` calls) as one simple-protocol message, and returns the rows of `sql`: one
-/// round trip, and the implicit transaction ends with the message.
-pub(crate) async fn query_once(
-    pool: &PgPool,
-    prefix_sql: &str,
-    sql: &str,
-) -> Result<Vec<QueryResult>, DbErr> {
-    let mut conn = pool.acquire().await.map_err(acquire_err)?;
-    let batch = format!("{prefix_sql};\n{sql}");
-    let mut results = sqlx::Executor::fetch_many(&mut *conn, AssertSqlSafe(batch));
-    let mut completed = 0;
-    let mut rows = Vec::new();
-    while let Some(item) = results.try_next().await.map_err(query_err)? {
-        match item {
-            Either::Left(_) => completed += 1,
-            // The prefix's own row comes before its completion: not the caller's.
-            Either::Right(row) if completed >= 1 => rows.push(row.into()),
-            Either::Right(_) => {}
+    drop(results);
+    match failure {
+        None => {
+            this.state = State::Done;
+            Ok(rows)
+        }
+        Some(err) => {
+            // The message stopped at the error: the transaction is still open (failed).
+            this.recover().await;
+            Err(query_err(err))
         }
     }
-    Ok(rows)
 }
 
-fn sqlx_query(stmt: &Statement, named: bool) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+fn bound_query<'q>(
+    text: &'q StatementText,
+    stmt: &Statement,
+) -> sqlx::query::Query<'q, Postgres, SqlxValues> {
     let values = stmt
         .values
         .as_ref()
         .map_or_else(|| Values(Vec::new()), Clone::clone);
-    sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values)).persistent(named)
+    let (sql, named) = match text {
+        StatementText::Named(sql) => (sql.as_str(), true),
+        StatementText::Unnamed(sql) => (sql.as_str(), false),
+    };
+    sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).persistent(named)
 }
 
 fn exec_err(err: sqlx::Error) -> DbErr {

@@ -44,6 +44,9 @@ pub(crate) fn inline(sql: &str, values: &[Value]) -> Option<String> {
                 }
                 i = j + 1;
             }
+            // One message carries exactly one statement of the caller's: a second one would
+            // run after whatever the first did to the transaction.
+            b';' => return None,
             b'-' if bytes.get(i + 1) == Some(&b'-') => return None,
             b'/' if bytes.get(i + 1) == Some(&b'*') => return None,
             // `a$1` is an identifier, not a placeholder.
@@ -167,6 +170,12 @@ mod tests {
         assert_eq!(inline("SELECT a$1 FROM t", &one), None);
         assert_eq!(inline("SELECT $0", &one), None);
         assert_eq!(inline("SELECT 'open", &[]), None);
+        assert_eq!(inline("SELECT 1; COMMIT; DELETE FROM item", &[]), None);
+        assert_eq!(inline("SELECT 1;", &[]), None);
+        assert_eq!(
+            inline("SELECT ';' , $1", &one),
+            Some("SELECT ';' , (1)::int4".to_owned())
+        );
         assert_eq!(inline("SELECT $1", &[Value::Int(None)]), None);
         assert_eq!(inline("SELECT $1", &[Value::Double(Some(1.5))]), None);
         assert_eq!(

@@ -126,9 +126,9 @@ impl Drop for TenantTransaction {
         // borrows it); the outermost level is also rolled back by `ScopedConn`'s own drop.
         if let Ok(mut conn) = self.conn.try_lock() {
             if self.depth == 1 {
-                conn.start_rollback_all();
+                conn.abandon();
             } else if conn.depth() == self.depth {
-                conn.start_rollback();
+                conn.abandon_savepoint();
             }
         }
     }

@@ -1,0 +1,145 @@
+//! The statements a scope sends around the caller's: begin with the tenant's path, end, and
+//! leave the connection as it found it.
+
+use std::hash::{Hash, Hasher};
+
+use sea_orm::TransactionOptions;
+
+use crate::TenantName;
+use crate::name::{quote_ident, quote_literal};
+
+/// Undoes what a committed transaction can leave on a session, whatever SQL ran in it:
+/// `SET` of any setting (also `SET ROLE`, `SET SESSION AUTHORIZATION`, session
+/// characteristics), `WITH HOLD` cursors, `LISTEN`, temporary tables, sequence state and
+/// session advisory locks. `PREPARE` and `LOAD` are refused instead (see `screen`): the only
+/// undo for them would also drop the pool's own prepared statements.
+///
+/// `RESET ALL` goes back to the session's defaults: server and role settings and the
+/// connection's startup options stay, a `SET` sent after connecting does not.
+const RESET_AFTER_COMMIT: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; \
+     CLOSE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; SELECT pg_advisory_unlock_all()";
+
+/// What a rolled-back transaction can leave: settings, cursors, `LISTEN` and temporary tables
+/// go with the rollback; sequence state and session advisory locks do not.
+const RESET_AFTER_ROLLBACK: &str = "DISCARD SEQUENCES; SELECT pg_advisory_unlock_all()";
+
+/// The scope's fixed statements, built once per scope (the tenant name is validated, and
+/// quoted again anyway).
+#[derive(Debug)]
+pub(crate) struct ScopeSql {
+    pub(crate) tenant: TenantName,
+    /// The tenant's schema and the shared ones, quoted: what the caller's names resolve in.
+    pub(crate) search_path: String,
+    /// `SELECT set_config('search_path', '"tenant", pg_temp', true)`: transaction-local, and
+    /// `pg_temp` last so that no temporary table can shadow a tenant table.
+    set_path: String,
+    /// Appended to statements prepared under a name, so that each search path has statements
+    /// of its own: a plan prepared for one tenant never meets another tenant's tables.
+    statement_tag: String,
+}
+
+impl ScopeSql {
+    pub(crate) fn new(tenant: &TenantName, shared: &[String]) -> ScopeSql {
+        let search_path = std::iter::once(tenant.quoted())
+            .chain(shared.iter().map(|s| quote_ident(s)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let set_path = format!(
+            "SELECT set_config('search_path', {}, true)",
+            quote_literal(&format!("{search_path}, pg_temp"))
+        );
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        search_path.hash(&mut hasher);
+        let statement_tag = format!("\n/* sea-tenant {:016x} */", hasher.finish());
+        ScopeSql {
+            tenant: tenant.clone(),
+            search_path,
+            set_path,
+            statement_tag,
+        }
+    }
+
+    /// `BEGIN [options]; <set path>`: one simple-protocol message.
+    pub(crate) fn begin(&self, options: TransactionOptions) -> String {
+        let mut begin = String::from("BEGIN");
+        if let Some(level) = options.isolation_level {
+            begin.push_str(" ISOLATION LEVEL ");
+            begin.push_str(&level.to_string());
+        }
+        if let Some(mode) = options.access_mode {
+            begin.push(' ');
+            begin.push_str(&mode.to_string());
+        }
+        format!("{begin}; {}", self.set_path)
+    }
+
+    /// A read-only `select` (one statement, values written in) wrapped in its own transaction,
+    /// rolled back and reset in the same message: one round trip, nothing left behind. Its rows
+    /// are the ones between the second and third command completions.
+    pub(crate) fn one_message_select(&self, select: &str) -> String {
+        format!(
+            "BEGIN READ ONLY; {};\n{select}\n; ROLLBACK; {RESET_AFTER_ROLLBACK}",
+            self.set_path
+        )
+    }
+
+    /// `COMMIT` and the reset of the session.
+    pub(crate) fn commit(&self) -> String {
+        format!("COMMIT; {RESET_AFTER_COMMIT}")
+    }
+
+    /// `ROLLBACK` and the reset of what a rollback leaves.
+    pub(crate) fn rollback(&self) -> String {
+        format!("ROLLBACK; {RESET_AFTER_ROLLBACK}")
+    }
+
+    /// After a final message failed part-way: whatever state the transaction is in, end it
+    /// and reset everything.
+    pub(crate) fn recover(&self) -> String {
+        format!("ROLLBACK; {RESET_AFTER_COMMIT}")
+    }
+
+    /// `sql` as the text of a named prepared statement for this search path.
+    pub(crate) fn tagged(&self, sql: &str) -> String {
+        let mut text = String::with_capacity(sql.len() + self.statement_tag.len());
+        text.push_str(sql);
+        text.push_str(&self.statement_tag);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{AccessMode, IsolationLevel};
+
+    #[test]
+    fn search_path_and_begin_are_quoted() {
+        let tenant = TenantName::new("org_7").expect("valid");
+        let sql = ScopeSql::new(&tenant, &["sh\"ared".to_owned(), "it's".to_owned()]);
+        assert_eq!(sql.search_path, r#""org_7", "sh""ared", "it's""#);
+        assert_eq!(
+            sql.set_path,
+            r#"SELECT set_config('search_path', '"org_7", "sh""ared", "it''s", pg_temp', true)"#
+        );
+        let begin = sql.begin(TransactionOptions {
+            isolation_level: Some(IsolationLevel::Serializable),
+            access_mode: Some(AccessMode::ReadOnly),
+            sqlite_transaction_mode: None,
+        });
+        assert!(
+            begin.starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SELECT set_config(")
+        );
+    }
+
+    #[test]
+    fn each_search_path_has_its_own_statement_texts() {
+        let a = ScopeSql::new(&TenantName::new("org_a").expect("valid"), &[]);
+        let b = ScopeSql::new(&TenantName::new("org_b").expect("valid"), &[]);
+        let again = ScopeSql::new(&TenantName::new("org_a").expect("valid"), &[]);
+        assert_ne!(a.tagged("SELECT 1"), b.tagged("SELECT 1"));
+        assert_eq!(a.tagged("SELECT 1"), again.tagged("SELECT 1"));
+        // A trailing line comment in the caller's text cannot swallow the tag's end.
+        assert!(a.tagged("SELECT 1 -- x").contains("\n/* sea-tenant "));
+    }
+}
