@@ -333,7 +333,7 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        screen::check(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql)?;
         let mut conn = self.open(TransactionOptions::default()).await?;
         let result = conn.execute(&stmt).await?;
         conn.commit().await?;
@@ -353,7 +353,7 @@ impl ConnectionTrait for TenantScope {
             let rows = conn::query_once(self.pool()?, &self.sql, &sql).await?;
             return Ok(rows.into_iter().next());
         }
-        screen::check(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql)?;
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let row = conn.query_one(&stmt).await?;
         Self::finish(conn, read_only).await?;
@@ -364,7 +364,7 @@ impl ConnectionTrait for TenantScope {
         if let Some(sql) = self.one_message_select(&stmt) {
             return conn::query_once(self.pool()?, &self.sql, &sql).await;
         }
-        screen::check(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql)?;
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let rows = conn.query_all(&stmt).await?;
         Self::finish(conn, read_only).await?;
@@ -384,7 +384,7 @@ impl StreamTrait for TenantScope {
         stmt: Statement,
     ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
         Box::pin(async move {
-            screen::check(&self.tenant, &stmt.sql)?;
+            screen::check_single(&self.tenant, &stmt.sql)?;
             let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
             Ok(TenantStream::new(move |rows| async move {
                 let streamed = conn.stream_into(&stmt, &rows).await;

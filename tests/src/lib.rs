@@ -4,6 +4,7 @@
 //! Each [`TestDb`] is a database of its own with a unique name, dropped when the value is
 //! dropped (also when the test panics), so tests run in parallel and can be rerun.
 
+pub mod adversary;
 pub mod fixtures;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -105,6 +106,23 @@ impl Drop for TestDb {
             });
         })
         .join();
+    }
+}
+
+/// PGBOUNCER_URL (set by scripts/ensure-pgbouncer.sh), or a failure that says how to get one:
+/// a PgBouncer test never passes silently.
+pub fn pgbouncer_url() -> String {
+    match std::env::var("PGBOUNCER_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "PGBOUNCER_URL is unset in CI: scripts/ensure-pgbouncer.sh did not start PgBouncer"
+            )
+        }
+        _ => panic!(
+            "PGBOUNCER_URL is unset: run `source scripts/ensure-postgres.sh; source \
+             scripts/ensure-pgbouncer.sh` first (or use scripts/test.sh)"
+        ),
     }
 }
 

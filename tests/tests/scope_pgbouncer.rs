@@ -3,23 +3,9 @@
 
 use sea_orm::{ConnectOptions, Database};
 use sea_tenant_tests::scope_support::isolation_suite;
-use sea_tenant_tests::{TestDb, default_search_path, pooled_search_paths, url_with_database};
-
-/// PGBOUNCER_URL, or a failure that says how to get one: this test never passes silently.
-fn pgbouncer_url() -> String {
-    match std::env::var("PGBOUNCER_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "PGBOUNCER_URL is unset in CI: scripts/ensure-pgbouncer.sh did not start PgBouncer"
-            )
-        }
-        _ => panic!(
-            "PGBOUNCER_URL is unset: run `source scripts/ensure-postgres.sh; source \
-             scripts/ensure-pgbouncer.sh` first (or use scripts/test.sh)"
-        ),
-    }
-}
+use sea_tenant_tests::{
+    TestDb, default_search_path, pgbouncer_url, pooled_search_paths, url_with_database,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolation_through_pgbouncer_transaction_mode() {

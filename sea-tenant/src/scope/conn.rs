@@ -259,7 +259,7 @@ impl ScopedConn {
     }
 
     pub(crate) async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult, DbErr> {
-        screen::check(&self.sql.tenant, &stmt.sql)?;
+        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         bound_query(&text, stmt)
@@ -273,7 +273,7 @@ impl ScopedConn {
         &mut self,
         stmt: &Statement,
     ) -> Result<Option<QueryResult>, DbErr> {
-        screen::check(&self.sql.tenant, &stmt.sql)?;
+        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         bound_query(&text, stmt)
@@ -284,7 +284,7 @@ impl ScopedConn {
     }
 
     pub(crate) async fn query_all(&mut self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
-        screen::check(&self.sql.tenant, &stmt.sql)?;
+        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         bound_query(&text, stmt)
@@ -321,7 +321,7 @@ impl ScopedConn {
         stmt: &Statement,
         rows: &tokio::sync::mpsc::Sender<Result<QueryResult, DbErr>>,
     ) -> Result<(), DbErr> {
-        screen::check(&self.sql.tenant, &stmt.sql)?;
+        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         let mut fetched = bound_query(&text, stmt).fetch(conn);

@@ -41,25 +41,23 @@ fn push_statement<'s>(statements: &mut Vec<&'s str>, piece: &'s str) {
     }
 }
 
-/// Refuses `statement` (one command) when it would end or split the scope's transaction, or
-/// leave on the connection state that the scope cannot take back.
+/// Refuses `statement` (one command) when it would end or split the scope's transaction, move
+/// it off the tenant's path, or leave on the connection state that the scope cannot take back.
 pub(crate) fn check(tenant: &TenantName, statement: &str) -> Result<(), ScopeError> {
-    let (first, second) = first_words(statement);
-    let Some(first) = first else {
-        return Ok(());
-    };
-    let rule = match first.to_ascii_uppercase().as_str() {
-        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => {
-            "transaction control is the scope's own: use TenantScope::begin, commit and rollback"
-        }
-        "PREPARE" if second.is_some_and(|w| w.eq_ignore_ascii_case("transaction")) => {
-            "transaction control is the scope's own: use TenantScope::begin, commit and rollback"
-        }
-        "PREPARE" | "DEALLOCATE" => {
-            "SQL-level prepared statements outlive the scope on a pooled connection (and \
-             DEALLOCATE would drop the pool's own); use bound statements"
-        }
-        "LOAD" => "a library loaded into the session outlives the scope on a pooled connection",
+    let words = words(statement);
+    let word = |n: usize| words.get(n).map_or("", |w| w.as_str());
+    let rule = match (word(0), word(1), word(2)) {
+        (
+            "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE",
+            _,
+            _,
+        )
+        | ("PREPARE", "TRANSACTION", _) => TRANSACTION_CONTROL,
+        ("PREPARE" | "DEALLOCATE", _, _) => PREPARED,
+        ("LOAD", _, _) => LOAD,
+        ("SET", "SESSION" | "LOCAL", "SEARCH_PATH" | "SCHEMA")
+        | ("SET", "SEARCH_PATH" | "SCHEMA", _)
+        | ("RESET", "SEARCH_PATH" | "ALL", _) => SEARCH_PATH,
         _ => return Ok(()),
     };
     Err(ScopeError::Refused {
@@ -69,7 +67,28 @@ pub(crate) fn check(tenant: &TenantName, statement: &str) -> Result<(), ScopeErr
     })
 }
 
-/// Checks every statement of `sql`: the one-statement form of [`split`] + [`check`].
+const TRANSACTION_CONTROL: &str =
+    "transaction control is the scope's own: use TenantScope::begin, commit and rollback";
+const PREPARED: &str = "SQL-level prepared statements outlive the scope on a pooled connection \
+     (and DEALLOCATE would drop the pool's own): use bound statements";
+const LOAD: &str = "a library loaded into the session outlives the scope on a pooled connection";
+const SEARCH_PATH: &str = "the scope's search_path is the tenant's: schema-qualify names, or \
+     use TenantScope::with_shared_schemas";
+
+/// Checks `sql` for a path that sends exactly one statement: several are refused with a clear
+/// error rather than left to the server's.
+pub(crate) fn check_single(tenant: &TenantName, sql: &str) -> Result<(), ScopeError> {
+    let statements = split(tenant, sql)?;
+    if statements.len() > 1 {
+        return Err(ScopeError::MultipleStatements {
+            tenant: tenant.clone(),
+            statement: excerpt(sql),
+        });
+    }
+    statements.iter().try_for_each(|s| check(tenant, s))
+}
+
+/// Checks every statement of `sql`: [`split`] + [`check`].
 pub(crate) fn check_all(tenant: &TenantName, sql: &str) -> Result<(), ScopeError> {
     for statement in split(tenant, sql)? {
         check(tenant, statement)?;
@@ -77,21 +96,27 @@ pub(crate) fn check_all(tenant: &TenantName, sql: &str) -> Result<(), ScopeError
     Ok(())
 }
 
-/// The first two words of `statement` after blanks and comments (words are ASCII letters).
-fn first_words(statement: &str) -> (Option<&str>, Option<&str>) {
+/// The first three words of `statement` after blanks and comments, upper-cased (words are
+/// ASCII letters and `_`).
+fn words(statement: &str) -> Vec<String> {
     let bytes = statement.as_bytes();
-    let word = |from: usize| -> Option<(&str, usize)> {
-        let start = skip_blank(bytes, from)?;
+    let mut words = Vec::with_capacity(3);
+    let mut at = 0;
+    while words.len() < 3 {
+        let Some(start) = skip_blank(bytes, at) else {
+            break;
+        };
         let len = bytes[start..]
             .iter()
             .take_while(|b| b.is_ascii_alphabetic() || **b == b'_')
             .count();
-        (len > 0).then(|| (&statement[start..start + len], start + len))
-    };
-    match word(0) {
-        Some((first, end)) => (Some(first), word(end).map(|(w, _)| w)),
-        None => (None, None),
+        if len == 0 {
+            break;
+        }
+        words.push(statement[start..start + len].to_ascii_uppercase());
+        at = start + len;
     }
+    words
 }
 
 /// The index after whitespace and comments from `i`; `None` inside an unterminated comment.
@@ -278,8 +303,22 @@ mod tests {
             );
         }
         for sql in [
-            "SELECT 1",
             "SET search_path TO x",
+            "set local search_path = x",
+            "SET SESSION schema 'x'",
+            "RESET search_path",
+            "reset all",
+        ] {
+            assert!(
+                matches!(check(&tenant(), sql), Err(ScopeError::Refused { .. })),
+                "{sql}"
+            );
+        }
+        for sql in [
+            "SELECT 1",
+            "SET statement_timeout = 0",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "RESET statement_timeout",
             "UPDATE committed SET x = 1",
             "",
         ] {
