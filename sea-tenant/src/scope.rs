@@ -19,15 +19,14 @@
 //!
 //! # How names resolve
 //!
-//! Every statement runs inside a transaction whose `search_path` was set with
-//! `set_config('search_path', '"tenant"', true)`: transaction-local, so it ends with the
-//! transaction and nothing of it stays on the pooled connection (nor on a PgBouncer server
-//! connection in transaction mode). No plain `SET` is ever sent.
+//! Every statement runs inside a transaction of the scope's own whose `search_path` was set with
+//! `set_config('search_path', '"tenant", pg_temp', true)`: transaction-local, so it ends with
+//! the transaction (also on a PgBouncer server connection in transaction mode).
 //!
-//! The path is the tenant's schema **alone**: `public` is not on it. A table missing from the
-//! tenant's schema is therefore an error (`relation "post" does not exist`), never a `public`
-//! table of the same name. `pg_catalog` stays implicitly searched, so built-in functions and
-//! types work.
+//! The path is the tenant's schema **alone**, then `pg_temp` (last, so that no temporary table
+//! shadows a tenant table): `public` is not on it. A table missing from the tenant's schema is
+//! therefore an error (`relation "post" does not exist`), never a `public` table of the same
+//! name. `pg_catalog` stays implicitly searched, so built-in functions and types work.
 //!
 //! Global tables are reached in one of two ways:
 //! - entities declared with `#[sea_orm(schema_name = "public")]` (or any other schema) are
@@ -37,53 +36,35 @@
 //!   and functions installed there. A name missing from the tenant schema then *does* fall
 //!   through to those schemas, so keep them free of table names that tenants also use.
 //!
+//! # What the scope guarantees
+//!
+//! Whatever SQL is sent, nothing of it outlives the scope on the pooled connection: the scope
+//! begins and ends every transaction with messages of its own, and the one that ends it also
+//! resets the session (settings, role, cursors, `LISTEN`, temporary tables, sequence state,
+//! session advisory locks). Transaction control, `search_path` changes, `PREPARE`,
+//! `DEALLOCATE` and `LOAD` are refused with a [`ScopeError`] before anything is sent. Named
+//! prepared statements are kept per search path, so tenants whose tables differ never share
+//! one. The README's "Isolation guarantees and their limits" lists each rule, its cost and what
+//! no scope can prevent.
+//!
 //! # Round trips
 //!
-//! Counted on the caller's path (what the caller waits for). "Deferred" work travels with the
-//! connection's return to the pool, which sqlx does in a background task (with a ping it sends
-//! anyway), before the connection can be borrowed again.
-//!
-//! | operation | round trips | statements |
-//! | --- | --- | --- |
-//! | [`TenantScope`] `SELECT` (`find`, `all`, `one`, `count`, `query_*` of a statement starting with `SELECT` and without `FOR …` locking) whose values are integers, booleans or strings | 1 | `SELECT set_config(read only), set_config(search_path); <query>` as one simple-protocol message (one implicit transaction) |
-//! | [`TenantScope`] any other `SELECT` | 2 | `BEGIN READ ONLY; set_config` · query · (deferred `ROLLBACK`) |
-//! | [`TenantScope`] any other statement (`insert`, `update`, `delete`, `execute`) | 3 | `BEGIN; set_config` · statement · `COMMIT` |
-//! | [`TenantScope`] `execute_unprepared` | 1 | `SELECT set_config(…); <sql>` as one simple-protocol message (one implicit transaction) |
-//! | [`TenantScope`] stream | 2 + rows | `BEGIN [READ ONLY]; set_config` · query · (deferred `ROLLBACK`, or `COMMIT` at the end for a non-`SELECT`) |
-//! | [`TenantScope::begin`] / [`TenantScope::transaction`] | 1 | `BEGIN; set_config` (with isolation level / access mode in the same `BEGIN`) |
-//! | each statement in a [`TenantTransaction`] | 1 | as on any connection |
-//! | [`TenantTransaction::commit`] / `rollback` | 1 | as on any connection |
-//! | nested `begin` (savepoint) | 1 | `SAVEPOINT` |
-//!
-//! So a unit of work costs exactly what it costs on a plain connection (sea-orm's own `BEGIN`
-//! is one round trip too); the only extra is `set_config`'s few microseconds of server time.
-//!
-//! A single `SELECT` also costs one round trip, like on a plain pool, when its values can be
-//! written into its text exactly (integers, booleans, strings; see `scope/inline.rs` for the
-//! rules): it then travels with `set_config` in one simple-protocol message, whose statements
-//! share one implicit transaction, so the setting ends with the message. The server plans it
-//! afresh each time (no prepared statement), which costs less than a round trip for the
-//! short queries this is for. Other `SELECT`s take one round trip more: sqlx waits for every
-//! reply before sending the next message, so `BEGIN` cannot be pipelined with an
-//! extended-protocol query. Read-only single statements run `READ ONLY` (the one-message form
-//! sets `transaction_read_only`) so that a `SELECT` with side effects (a writing function,
-//! `nextval`) fails loudly instead of being rolled back silently: run such statements in a
-//! transaction.
+//! A single `SELECT` (no `FOR …` locking) whose values are integers, booleans or strings costs
+//! one round trip: `BEGIN READ ONLY; set_config; <query>; ROLLBACK; <reset>` as one
+//! simple-protocol message (`scope/inline.rs` writes the values in, and refuses anything it
+//! cannot be sure of, a second statement included). Any other statement costs `BEGIN; set_config`
+//! plus the statement, plus `COMMIT; <reset>` (a read-only one's `ROLLBACK` runs in a
+//! background task before the connection is reused). [`TenantScope::begin`] is one round trip,
+//! each statement of a [`TenantTransaction`] one, its commit one. Read-only single statements run
+//! `READ ONLY`, so a `SELECT` with side effects fails loudly instead of being rolled back
+//! silently: run such statements in a transaction.
 //!
 //! # Cancellation
 //!
 //! A future dropped at any `.await` leaves no tenant state on a connection that another task
-//! can borrow:
-//! - while `BEGIN; set_config` is in flight (sqlx does not yet count the transaction, so it
-//!   would not roll it back), the connection is closed instead of returned to the pool;
-//! - once the transaction is open, dropping it queues `ROLLBACK`, and sqlx's pool sends it
-//!   and waits for its reply before the connection is idle again (the transaction-local
-//!   `search_path` goes with it);
-//! - `execute_unprepared`'s single message ends its implicit transaction on the server
-//!   whether or not anyone reads the reply.
-//!
-//! Raw SQL passed to `execute_unprepared` must not contain transaction control (`BEGIN`,
-//! `COMMIT`): a `BEGIN` left open would outlive the call, as on any pooled connection.
+//! can borrow: while a message of the scope's is in flight the connection is closed instead of
+//! returned; once the transaction is open, dropping it rolls it back (and resets) in a
+//! background task before the connection goes back to the pool.
 
 mod conn;
 mod error;
