@@ -4,6 +4,7 @@
 //! Each [`TestDb`] is a database of its own with a unique name, dropped when the value is
 //! dropped (also when the test panics), so tests run in parallel and can be rerun.
 
+pub mod cluster;
 pub mod fixtures;
 
 use std::sync::atomic::{AtomicU32, Ordering};
