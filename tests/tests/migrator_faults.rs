@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sea_orm::DbErr;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
 use sea_tenant::{DEFAULT_VERSION_TABLE, Outcome, Progress, Report, TenantMigrator, tenants};
 use sea_tenant_tests::cluster::{ClusterCtl, PrivateCluster, signal};
 use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations, CreateComment, CreatePost};
@@ -83,11 +84,15 @@ impl Progress for Timeline {
 /// Brings `orgs` to the first two migrations, so that the third (`ALTER TABLE post`) is
 /// pending and needs an exclusive lock on `post`.
 async fn at_v2(t: &TestDb, orgs: &[String]) {
-    let report = TenantMigrator::new(t.db.clone(), BlogV2Migrations, tenants::fixed(orgs.to_vec()))
-        .create_missing(true)
-        .up(None)
-        .await
-        .expect("run");
+    let report = TenantMigrator::new(
+        t.db.clone(),
+        BlogV2Migrations,
+        tenants::fixed(orgs.to_vec()),
+    )
+    .create_missing(true)
+    .up(None)
+    .await
+    .expect("run");
     assert!(report.is_success(), "{report}");
 }
 
@@ -104,10 +109,13 @@ async fn a_locked_tenant_fails_with_lock_timeout_naming_its_blocker_and_the_rest
     int(&blocker, "SELECT count(*) FROM lk_3.post").await;
 
     let started = Instant::now();
-    let run = TenantMigrator::new(t.db.clone(), BlogMigrations, tenants::fixed(orgs.clone()))
-        .concurrency(2)
-        .lock_timeout(Duration::from_millis(300))
-        .up(None);
+    let run = async {
+        TenantMigrator::new(t.db.clone(), BlogMigrations, tenants::fixed(orgs.clone()))
+            .concurrency(2)
+            .lock_timeout(Duration::from_millis(300))
+            .up(None)
+            .await
+    };
     let report = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("the run must end while the lock is still held")
@@ -119,7 +127,11 @@ async fn a_locked_tenant_fails_with_lock_timeout_naming_its_blocker_and_the_rest
     );
 
     for org in orgs.iter().filter(|o| *o != "lk_3") {
-        assert_eq!(report.tenant(org).unwrap().outcome.applied().len(), 1, "{report}");
+        assert_eq!(
+            report.tenant(org).unwrap().outcome.applied().len(),
+            1,
+            "{report}"
+        );
         assert_eq!(versions(&t.db, org, DEFAULT_VERSION_TABLE).await.len(), 3);
     }
     let locked = &report.tenant("lk_3").unwrap().outcome;
@@ -131,7 +143,10 @@ async fn a_locked_tenant_fails_with_lock_timeout_naming_its_blocker_and_the_rest
         "the blocking process {blocker_pid} must be named: {line}"
     );
     // Nothing of the timed-out migration remains.
-    assert_eq!(versions(&t.db, "lk_3", DEFAULT_VERSION_TABLE).await.len(), 2);
+    assert_eq!(
+        versions(&t.db, "lk_3", DEFAULT_VERSION_TABLE).await.len(),
+        2
+    );
     assert_eq!(
         int(
             &t.db,
@@ -165,12 +180,15 @@ async fn a_waiting_tenant_never_holds_back_the_tenants_queued_behind_it() {
 
     let timeline = Arc::new(Timeline::default());
     let started = Instant::now();
-    let run = TenantMigrator::new(t.db.clone(), BlogMigrations, tenants::fixed(orgs.clone()))
-        .concurrency(2)
-        .lock_timeout(Duration::from_secs(4))
-        .lock_retries(0)
-        .progress(timeline.clone())
-        .up(None);
+    let run = async {
+        TenantMigrator::new(t.db.clone(), BlogMigrations, tenants::fixed(orgs.clone()))
+            .concurrency(2)
+            .lock_timeout(Duration::from_secs(4))
+            .lock_retries(0)
+            .progress(timeline.clone())
+            .up(None)
+            .await
+    };
     let report = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("the run must end while the lock is still held")
@@ -193,7 +211,12 @@ async fn a_waiting_tenant_never_holds_back_the_tenants_queued_behind_it() {
     }
     assert_eq!(report.applied_count(), 9, "{report}");
     assert!(
-        report.tenant("qu_0").unwrap().outcome.to_string().contains("lock timeout"),
+        report
+            .tenant("qu_0")
+            .unwrap()
+            .outcome
+            .to_string()
+            .contains("lock timeout"),
         "{report}"
     );
 }
@@ -266,10 +289,13 @@ async fn after_a_crash_the_report_claims_nothing_the_crash_took_away() {
     signal(walwriter as i32, "STOP");
     *CRASH.lock().unwrap() = Some(cluster.ctl());
 
-    let run = TenantMigrator::new(db.clone(), CrashingMigrations, tenants::fixed(["dur_a"]))
-        .create_missing(true)
-        .concurrency(1)
-        .up(None);
+    let run = async {
+        TenantMigrator::new(db.clone(), CrashingMigrations, tenants::fixed(["dur_a"]))
+            .create_missing(true)
+            .concurrency(1)
+            .up(None)
+            .await
+    };
     let report = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("the run must end")
@@ -296,7 +322,10 @@ async fn after_a_crash_the_report_claims_nothing_the_crash_took_away() {
             .collect::<String>()
             .parse()
             .unwrap();
-        assert!(n <= present.len(), "claims {n}, {present:?} survived: {line}");
+        assert!(
+            n <= present.len(),
+            "claims {n}, {present:?} survived: {line}"
+        );
     }
     if present.len() < 2 {
         // What was lost was labelled as such.
@@ -349,11 +378,14 @@ async fn an_outage_stops_the_run_promptly_and_reports_the_rest_not_attempted() {
     });
 
     let started = Instant::now();
-    let run = TenantMigrator::new(db.clone(), BlogMigrations, tenants::fixed(orgs.clone()))
-        .create_missing(true)
-        .concurrency(2)
-        .progress(progress)
-        .up(None);
+    let run = async {
+        TenantMigrator::new(db.clone(), BlogMigrations, tenants::fixed(orgs.clone()))
+            .create_missing(true)
+            .concurrency(2)
+            .progress(progress)
+            .up(None)
+            .await
+    };
     let report = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("the run must end promptly while the server is down")
@@ -382,7 +414,11 @@ async fn an_outage_stops_the_run_promptly_and_reports_the_rest_not_attempted() {
     // A circuit breaker, not one failure per tenant.
     assert!(failed <= 8, "{failed} tenants failed one by one:\n{report}");
     assert_eq!(done.len() + failed + not_attempted, orgs.len(), "{report}");
-    assert!(report.summary().contains("not attempted"), "{}", report.summary());
+    assert!(
+        report.summary().contains("not attempted"),
+        "{}",
+        report.summary()
+    );
 
     // Nothing half-applied; every tenant reported done is complete.
     cluster.start_again();
@@ -423,11 +459,19 @@ async fn a_closed_port_fails_fast_with_connection_refused() {
     // The listener is dropped: nothing listens on the port any more.
     let db = lazy(&format!("postgres://postgres@127.0.0.1:{port}/app")).await;
     let started = Instant::now();
-    let run = TenantMigrator::new(db, BlogMigrations, tenants::fixed(["org_a"])).up(None);
+    let run = async {
+        TenantMigrator::new(db, BlogMigrations, tenants::fixed(["org_a"]))
+            .up(None)
+            .await
+    };
     let result = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("must not wait for the pool timeout");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let text = text(&result);
     assert!(text.to_lowercase().contains("refused"), "{text}");
     assert!(!text.contains("pool timed out"), "{text}");
@@ -448,13 +492,20 @@ async fn a_silent_peer_fails_after_the_connect_timeout() {
 
     let db = lazy(&format!("postgres://postgres@127.0.0.1:{port}/app")).await;
     let started = Instant::now();
-    let run = TenantMigrator::new(db, BlogMigrations, tenants::fixed(["org_a"]))
-        .connect_timeout(Duration::from_secs(1))
-        .up(None);
+    let run = async {
+        TenantMigrator::new(db, BlogMigrations, tenants::fixed(["org_a"]))
+            .connect_timeout(Duration::from_secs(1))
+            .up(None)
+            .await
+    };
     let result = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("must not wait for the pool timeout");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let text = text(&result);
     assert!(text.contains("connect timeout"), "{text}");
 
@@ -471,7 +522,11 @@ async fn a_silent_peer_fails_after_the_connect_timeout() {
         .await
         .expect("the CLI must honour connect_timeout");
     assert_ne!(code, 0);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     server.abort();
 }
 
@@ -489,11 +544,19 @@ async fn a_full_server_fails_fast_with_too_many_clients() {
     }
     let db = lazy(&cluster.url("postgres")).await;
     let started = Instant::now();
-    let run = TenantMigrator::new(db, BlogMigrations, tenants::fixed(["org_a"])).up(None);
+    let run = async {
+        TenantMigrator::new(db, BlogMigrations, tenants::fixed(["org_a"]))
+            .up(None)
+            .await
+    };
     let result = tokio::time::timeout(Duration::from_secs(20), run)
         .await
         .expect("must not wait for the pool timeout");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let text = text(&result);
     assert!(text.contains("too many clients"), "{text}");
     for db in holders {
@@ -525,7 +588,11 @@ async fn a_null_tenant_row_is_reported_and_the_others_are_migrated() {
     .expect("a NULL row must not abort the run");
     assert_eq!(report.tenants.len(), 3, "{report}");
     for org in ["nul_a", "nul_b"] {
-        assert_eq!(report.tenant(org).unwrap().outcome.applied().len(), 3, "{report}");
+        assert_eq!(
+            report.tenant(org).unwrap().outcome.applied().len(),
+            3,
+            "{report}"
+        );
         assert_eq!(versions(&t.db, org, DEFAULT_VERSION_TABLE).await.len(), 3);
     }
     let bad: Vec<_> = report.problems().collect();
