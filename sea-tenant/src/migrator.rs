@@ -20,21 +20,36 @@
 //! do not wait for their own WAL flush, because the last, synchronous commit flushes the WAL up
 //! to itself, and so every earlier commit, before the tenant is reported done. This saves a
 //! disk flush per migration. Should the server crash in between, the unflushed migrations are
-//! lost together with their version rows, and a rerun applies them again.
+//! lost together with their version rows, and a rerun applies them again. So a failed tenant's
+//! report counts as committed only what is known durable: after a failure the migrator tries a
+//! synchronous commit to flush the earlier ones, and when the connection is gone it lists them
+//! as "not confirmed durable" instead ([`Outcome::unconfirmed`]).
+//!
+//! # Faults
+//! Every migration transaction sets `lock_timeout` for itself ([`TenantMigrator::lock_timeout`],
+//! default 10 s), before it takes the tenant lock. A migration that times out (SQLSTATE 55P03)
+//! is rolled back and tried again after a pause, [`TenantMigrator::lock_retries`] times; then
+//! the tenant fails with "lock timeout" and the sessions that hold locks on its tables (from
+//! `pg_locks` and `pg_stat_activity`), and the run carries on with the others.
+//! Connections are opened directly under [`TenantMigrator::connect_timeout`], so a refused,
+//! full or silent server is reported with its own error; only "the database system is
+//! starting up" is retried. After [`CIRCUIT_BREAKER_FAILURES`] connection failures in a row the
+//! run starts no more tenants and reports them as not attempted.
 //!
 //! # How many tenants at once
 //! First, one catalog query per 5,000 tenants, on the application's pool, says which schemas
 //! and version tables exist, and compares each version table's fingerprint (its comment, see
 //! `version_table.rs`) with that of the complete migration set: for `up`, a tenant whose
 //! fingerprint matches is done without any further query, so a no-op deploy costs a handful
-//! of queries in all. The other tenants are cut into batches; a worker reads a batch's version
-//! tables with one `UNION ALL` query per 500 tables, then migrates its tenants one by one. Up
-//! to `concurrency` workers run at once. When more than `recycle_after` tenants need work,
+//! of queries in all. The other tenants are cut into chunks; a worker reads a chunk's version
+//! tables with one `UNION ALL` query per 500 tables and puts its tenants on a shared queue,
+//! from which every worker takes one tenant at a time: a tenant that waits holds up only its
+//! own worker. Up to `concurrency` workers run at once. When more than one tenant needs work,
 //! each worker uses a dedicated connection built from the pool's connect options, which never
-//! goes back to the application's pool and is replaced after `recycle_after` tenants, because
-//! PostgreSQL keeps ~20 KB of catalog cache per table a backend has touched and never frees
-//! it. Smaller runs use the application's pool, which is
-//! safe because every tenant setting is transaction-local.
+//! goes back to the application's pool and is replaced after `recycle_after` tenants (PostgreSQL
+//! keeps ~20 KB of catalog cache per table a backend has touched and never frees it) or after
+//! a connection failure. A one-tenant run uses the application's pool, which is safe because
+//! every tenant setting is transaction-local.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
