@@ -25,7 +25,9 @@
 //! Commands and flags follow sea-orm-cli: `up [-n N]`, `down [-n N]` (default 1), `status`,
 //! `fresh`, `refresh`, `reset`, `generate NAME`; `-u/--database-url` or `DATABASE_URL`, `-v`.
 //! Tenant selection and scale: `--tenant NAME` and `--except NAME` (repeatable),
-//! `--concurrency N`, `--fail-fast`, `--create-missing`. The exit code is 0 when every tenant
+//! `--concurrency N`, `--fail-fast`, `--create-missing`. Faults: `--lock-timeout 10s` (how long
+//! a migration waits for a lock, `0` for no limit), `--lock-retries 2`, `--connect-timeout 10s`
+//! (also read from the URL's `?connect_timeout=` in seconds, as libpq does). The exit code is 0 when every tenant
 //! succeeded, 1 when any failed, is missing or was skipped (they are listed on stderr), and 2
 //! for a usage or connection error.
 
@@ -34,6 +36,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -89,6 +92,20 @@ pub struct Cli {
     /// editing version tables by hand).
     #[arg(long, global = true)]
     pub verify_versions: bool,
+
+    /// How long a migration may wait for a lock another session holds, e.g. `10s`, `500ms`,
+    /// `1m` (`0`: no limit). A migration that times out is rolled back and retried.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub lock_timeout: Duration,
+
+    /// How many times a migration that hit the lock timeout is tried again.
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_LOCK_RETRIES, global = true)]
+    pub lock_retries: u32,
+
+    /// How long opening a connection may take, e.g. `5s` [default: the URL's
+    /// `connect_timeout` parameter, else 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true)]
+    pub connect_timeout: Option<Duration>,
 
     /// The version table inside each tenant schema.
     #[arg(long, default_value = crate::DEFAULT_VERSION_TABLE, global = true)]
@@ -200,10 +217,27 @@ where
         eprintln!("error: no database URL: pass -u/--database-url or set DATABASE_URL");
         return 2;
     };
+    // sqlx does not know libpq's `connect_timeout` (it warns and ignores it): take it out.
+    let (url, url_timeout) = match take_connect_timeout(&url) {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let connect_timeout = cli
+        .connect_timeout
+        .or(url_timeout)
+        .unwrap_or(crate::DEFAULT_CONNECT_TIMEOUT);
     let mut options = ConnectOptions::new(url);
+    // Lazy: the migrator opens its first connection itself, under the connect timeout, and
+    // reports the server's own error; the pool's eager connect would retry a refused or full
+    // server until its acquire timeout and then only say "pool timed out".
     options
         .max_connections(2)
         .min_connections(0)
+        .connect_timeout(connect_timeout)
+        .connect_lazy(true)
         .sqlx_logging(false);
     let db = match Database::connect(options).await {
         Ok(db) => db,
@@ -219,6 +253,9 @@ where
         .fail_fast(cli.fail_fast)
         .create_missing(cli.create_missing)
         .trust_fingerprints(!cli.verify_versions)
+        .lock_timeout(cli.lock_timeout)
+        .lock_retries(cli.lock_retries)
+        .connect_timeout(connect_timeout)
         .only(cli.tenants.clone())
         .except(cli.except.clone())
         .progress(Arc::new(CliProgress::new()));
@@ -232,11 +269,62 @@ where
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                Error::NotListed { .. } => 2,
+                Error::NotListed { .. } | Error::Connect(_) => 2,
                 _ => 1,
             }
         }
     }
+}
+
+/// Parses a duration: a number with a unit (`ms`, `s`, `m`, `h`), or bare seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 10s, 500ms, 1m)"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit {other:?} in {text:?} (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// Removes libpq's `connect_timeout` parameter (whole seconds) from a URL, returning it.
+fn take_connect_timeout(url: &str) -> Result<(String, Option<Duration>), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut timeout = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("connect_timeout", value)) => {
+                let seconds: u64 = value
+                    .parse()
+                    .map_err(|_| format!("connect_timeout={value:?} is not a number of seconds"))?;
+                // As libpq: 0 means no limit; a day stands for that.
+                timeout = Some(Duration::from_secs(if seconds == 0 {
+                    86_400
+                } else {
+                    seconds
+                }));
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, timeout))
 }
 
 /// 0 when every tenant succeeded, 1 otherwise.

@@ -60,6 +60,49 @@ pub enum Error {
         source: DbErr,
     },
 
+    /// A migration waited longer than the lock timeout for a lock another session holds, on
+    /// every attempt; its transaction was rolled back each time.
+    #[error(
+        "tenant {tenant}: migration {migration}: lock timeout ({timeout:?}, {attempts} attempt(s)); {blockers}"
+    )]
+    LockTimeout {
+        /// The tenant.
+        tenant: TenantName,
+        /// The migration that could not get its lock.
+        migration: String,
+        /// The lock timeout of each attempt.
+        timeout: std::time::Duration,
+        /// How many times it was tried.
+        attempts: u32,
+        /// The sessions holding locks on the tenant's tables when it gave up, as PostgreSQL
+        /// shows them (`pg_locks`, `pg_stat_activity`), or why they are unknown.
+        blockers: String,
+    },
+
+    /// Connecting to the database failed, or the connection broke, before the tenant's work
+    /// started.
+    #[error("tenant {tenant}: {source}")]
+    TenantConnect {
+        /// The tenant.
+        tenant: TenantName,
+        /// The server's or the operating system's own error.
+        #[source]
+        source: ConnectError,
+    },
+
+    /// Connecting to the database failed before any tenant was touched.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+
+    /// A row of the tenant listing is not a name at all (a NULL, a value of another type).
+    #[error("row {row} of all_tenants: {reason}")]
+    BadTenantRow {
+        /// The row's position in the listing, from 1.
+        row: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A tenant was selected (`--tenant`) that `all_tenants` does not list.
     #[error("tenant {tenant:?} is not listed by all_tenants")]
     NotListed {
@@ -98,7 +141,9 @@ impl Error {
             | Error::SchemaExists { tenant }
             | Error::Migration { tenant, .. }
             | Error::UnknownMigration { tenant, .. }
-            | Error::Tenant { tenant, .. } => Some(tenant),
+            | Error::Tenant { tenant, .. }
+            | Error::LockTimeout { tenant, .. }
+            | Error::TenantConnect { tenant, .. } => Some(tenant),
             _ => None,
         }
     }
@@ -109,6 +154,23 @@ impl Error {
             source,
         }
     }
+}
+
+/// Why a connection to PostgreSQL could not be opened: the server's or the operating
+/// system's own error (`connection refused`, `too many clients already`, an authentication
+/// failure), or no answer within the connect timeout.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The server did not complete the connection within the connect timeout.
+    #[error("connecting to the database failed: no answer within {0:?} (connect timeout)")]
+    Timeout(std::time::Duration),
+    /// The error the connection attempt ended with.
+    #[error("connecting to the database failed: {0}")]
+    Failed(#[source] std::sync::Arc<sea_orm::sqlx::Error>),
+    /// The connection pool is not a PostgreSQL (sqlx-postgres) pool.
+    #[error("sea-tenant needs a PostgreSQL connection pool (sqlx-postgres)")]
+    NotPostgres,
 }
 
 /// `Result` with sea-tenant's [`Error`].

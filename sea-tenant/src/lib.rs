@@ -88,8 +88,11 @@ pub mod scope;
 pub mod tenants;
 mod version_table;
 
-pub use error::{Error, Result};
-pub use migrator::{DEFAULT_CONCURRENCY, DEFAULT_RECYCLE_AFTER, TenantMigrator, ensure_tenant};
+pub use error::{ConnectError, Error, Result};
+pub use migrator::{
+    CIRCUIT_BREAKER_FAILURES, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_RETRIES,
+    DEFAULT_LOCK_TIMEOUT, DEFAULT_RECYCLE_AFTER, TenantMigrator, ensure_tenant,
+};
 pub use name::{MAX_NAME_BYTES, NameError, TenantName};
 pub use owner::tenant;
 pub use progress::Progress;

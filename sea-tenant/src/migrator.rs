@@ -20,31 +20,48 @@
 //! do not wait for their own WAL flush, because the last, synchronous commit flushes the WAL up
 //! to itself, and so every earlier commit, before the tenant is reported done. This saves a
 //! disk flush per migration. Should the server crash in between, the unflushed migrations are
-//! lost together with their version rows, and a rerun applies them again.
+//! lost together with their version rows, and a rerun applies them again. So a failed tenant's
+//! report counts as committed only what is known durable: after a failure the migrator tries a
+//! synchronous commit to flush the earlier ones, and when the connection is gone it lists them
+//! as "not confirmed durable" instead ([`Outcome::unconfirmed`]).
+//!
+//! # Faults
+//! Every migration transaction sets `lock_timeout` for itself ([`TenantMigrator::lock_timeout`],
+//! default 10 s), before it takes the tenant lock. A migration that times out (SQLSTATE 55P03)
+//! is rolled back and tried again after a pause, [`TenantMigrator::lock_retries`] times; then
+//! the tenant fails with "lock timeout" and the sessions that hold locks on its tables (from
+//! `pg_locks` and `pg_stat_activity`), and the run carries on with the others.
+//! Connections are opened directly under [`TenantMigrator::connect_timeout`], so a refused,
+//! full or silent server is reported with its own error; only "the database system is
+//! starting up" is retried. After [`CIRCUIT_BREAKER_FAILURES`] connection failures in a row the
+//! run starts no more tenants and reports them as not attempted.
 //!
 //! # How many tenants at once
 //! First, one catalog query per 5,000 tenants, on the application's pool, says which schemas
 //! and version tables exist, and compares each version table's fingerprint (its comment, see
 //! `version_table.rs`) with that of the complete migration set: for `up`, a tenant whose
 //! fingerprint matches is done without any further query, so a no-op deploy costs a handful
-//! of queries in all. The other tenants are cut into batches; a worker reads a batch's version
-//! tables with one `UNION ALL` query per 500 tables, then migrates its tenants one by one. Up
-//! to `concurrency` workers run at once. When more than `recycle_after` tenants need work,
+//! of queries in all. The other tenants are cut into chunks; a worker reads a chunk's version
+//! tables with one `UNION ALL` query per 500 tables and puts its tenants on a shared queue,
+//! from which every worker takes one tenant at a time: a tenant that waits holds up only its
+//! own worker. Up to `concurrency` workers run at once. When more than one tenant needs work,
 //! each worker uses a dedicated connection built from the pool's connect options, which never
-//! goes back to the application's pool and is replaced after `recycle_after` tenants, because
-//! PostgreSQL keeps ~20 KB of catalog cache per table a backend has touched and never frees
-//! it. Smaller runs use the application's pool, which is
-//! safe because every tenant setting is transaction-local.
+//! goes back to the application's pool and is replaced after `recycle_after` tenants (PostgreSQL
+//! keeps ~20 KB of catalog cache per table a backend has touched and never frees it) or after
+//! a connection failure. A one-tenant run uses the application's pool, which is safe because
+//! every tenant setting is transaction-local.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::postgres::{PgConnection, PgPoolOptions};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbErr,
-    SqlxPostgresConnector, TransactionTrait,
+    RuntimeErr, SqlxPostgresConnector, Statement, TransactionTrait,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 use tracing::{debug, info, warn};
@@ -54,8 +71,9 @@ use crate::lock::lock_sql;
 use crate::name::quote_literal;
 use crate::progress::Progress;
 use crate::report::{MigrationState, Operation, Outcome, Report, TenantReport};
+use crate::tenants::TenantRow;
 use crate::version_table::{DEFAULT_VERSION_TABLE, VersionTable, expected_fingerprint_sql};
-use crate::{AllTenants, Error, Result, TenantName};
+use crate::{AllTenants, ConnectError, Error, Result, TenantName};
 
 /// The default number of tenants migrated at once.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -65,6 +83,19 @@ pub const DEFAULT_RECYCLE_AFTER: usize = 250;
 
 /// The largest batch of tenants whose state is read together.
 const MAX_BATCH: usize = 500;
+
+/// The default lock timeout of each migration transaction (as strong_migrations').
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default number of retries of a migration that hit the lock timeout.
+pub const DEFAULT_LOCK_RETRIES: u32 = 2;
+
+/// The default time allowed to open a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After this many connection failures in a row (across workers), a run starts no more
+/// tenants: the rest are reported as not attempted (the circuit breaker).
+pub const CIRCUIT_BREAKER_FAILURES: usize = 3;
 
 /// Which way a migration runs.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +107,152 @@ enum Direction {
 /// A tenant a worker has to look at: its index in the report, its name, and what the catalog
 /// said of it.
 type Work = (usize, TenantName, TenantState);
+
+/// A tenant whose version table has been read (or could not be).
+type Ready = (usize, TenantName, std::result::Result<TenantState, DbErr>);
+
+/// A run's work: chunks of tenants whose version tables are still to be read, and tenants
+/// ready to be migrated, taken one at a time by whichever worker is free.
+struct Queue {
+    unread: VecDeque<Vec<Work>>,
+    ready: VecDeque<Ready>,
+}
+
+enum Next {
+    Tenant(Ready),
+    Chunk(Vec<Work>),
+}
+
+/// What stops a run from starting tenants: `fail_fast` after a problem, or the circuit
+/// breaker after [`CIRCUIT_BREAKER_FAILURES`] connection failures in a row.
+#[derive(Default)]
+struct Stop {
+    fail_fast: AtomicBool,
+    consecutive: AtomicUsize,
+    tripped: OnceLock<Arc<str>>,
+}
+
+impl Stop {
+    /// The outcome of a tenant that is no longer started, if the run has stopped.
+    fn outcome(&self) -> Option<Outcome> {
+        if let Some(reason) = self.tripped.get() {
+            Some(Outcome::NotAttempted {
+                reason: Arc::clone(reason),
+            })
+        } else if self.fail_fast.load(Ordering::Relaxed) {
+            Some(Outcome::Skipped)
+        } else {
+            None
+        }
+    }
+
+    fn connection_ok(&self) {
+        self.consecutive.store(0, Ordering::Relaxed);
+    }
+
+    /// Counts a connection failure; trips the breaker at the limit, else pauses a little
+    /// longer each time (a restarting server gets a moment).
+    async fn connection_failed(&self, error: &dyn std::fmt::Display) {
+        let n = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= CIRCUIT_BREAKER_FAILURES {
+            let mut first = false;
+            self.tripped.get_or_init(|| {
+                first = true;
+                Arc::from(format!(
+                    "the run stopped after {n} connection failures in a row (last: {error})"
+                ))
+            });
+            if first {
+                warn!(%error, failures = n, "circuit breaker: starting no more tenants");
+            }
+            return;
+        }
+        warn!(%error, failures = n, "connection failure");
+        tokio::time::sleep(Duration::from_millis(100 << n.min(4))).await;
+    }
+}
+
+fn done_stopped(done: &impl Fn(usize, Outcome), chunk: Vec<Work>, first: Outcome, stop: &Stop) {
+    let mut first = Some(first);
+    for (i, _, _) in chunk {
+        let outcome = first
+            .take()
+            .or_else(|| stop.outcome())
+            .unwrap_or(Outcome::Skipped);
+        done(i, outcome);
+    }
+}
+
+async fn close_quietly(conn: PgConnection) {
+    conn.close().await.ok();
+}
+
+async fn drop_connection(conn: &mut Option<DatabaseConnection>) {
+    if let Some(old) = conn.take() {
+        old.close().await.ok();
+    }
+}
+
+fn sqlx_error_of(error: &DbErr) -> Option<&sqlx::Error> {
+    match error {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e),
+        _ => None,
+    }
+}
+
+fn sqlstate_of(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// Whether an error says the connection (or the server) is gone, rather than anything about
+/// the statement: I/O, TLS, protocol, pool errors, and SQLSTATE class 08, 57P01–57P03, 53300.
+fn is_connection_db_err(error: &DbErr) -> bool {
+    if matches!(error, DbErr::ConnectionAcquire(_)) {
+        return true;
+    }
+    match sqlx_error_of(error) {
+        Some(
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed,
+        ) => true,
+        Some(e) => sqlstate_of(e).is_some_and(|code| {
+            code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&code.as_str())
+        }),
+        None => false,
+    }
+}
+
+fn db_err_of(error: &Error) -> Option<&DbErr> {
+    match error {
+        Error::Tenant { source, .. } | Error::Migration { source, .. } => Some(source),
+        _ => None,
+    }
+}
+
+fn is_connection_error(error: &Error) -> bool {
+    match error {
+        Error::TenantConnect { .. } | Error::Connect(_) => true,
+        other => db_err_of(other).is_some_and(is_connection_db_err),
+    }
+}
+
+/// SQLSTATE 55P03 (`lock_not_available`): "canceling statement due to lock timeout".
+fn is_lock_timeout(error: &Error) -> bool {
+    db_err_of(error)
+        .and_then(sqlx_error_of)
+        .and_then(sqlstate_of)
+        .as_deref()
+        == Some("55P03")
+}
 
 /// Runs a tenant migration set (a sea-orm-migration [`MigratorTrait`]) in every tenant schema
 /// that an [`AllTenants`] source lists.
@@ -123,6 +300,9 @@ pub struct TenantMigrator {
     fail_fast: bool,
     create_missing: bool,
     trust_fingerprints: bool,
+    lock_timeout: Option<Duration>,
+    lock_retries: u32,
+    connect_timeout: Duration,
     only: Vec<String>,
     except: Vec<String>,
     progress: Option<Arc<dyn Progress>>,
@@ -137,6 +317,9 @@ impl std::fmt::Debug for TenantMigrator {
             .field("recycle_after", &self.recycle_after)
             .field("fail_fast", &self.fail_fast)
             .field("create_missing", &self.create_missing)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("lock_retries", &self.lock_retries)
+            .field("connect_timeout", &self.connect_timeout)
             .field("only", &self.only)
             .field("except", &self.except)
             .finish_non_exhaustive()
@@ -174,6 +357,9 @@ impl TenantMigrator {
             fail_fast: false,
             create_missing: false,
             trust_fingerprints: true,
+            lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
+            lock_retries: DEFAULT_LOCK_RETRIES,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             only: Vec::new(),
             except: Vec::new(),
             progress: None,
@@ -219,6 +405,32 @@ impl TenantMigrator {
     /// after editing version tables by hand. `status` and `down` always read the tables.
     pub fn trust_fingerprints(mut self, yes: bool) -> Self {
         self.trust_fingerprints = yes;
+        self
+    }
+
+    /// How long a migration's statement may wait for a lock another session holds
+    /// (`lock_timeout`, set for each migration transaction alone; default
+    /// [`DEFAULT_LOCK_TIMEOUT`]; zero waits without limit). A migration that times out is
+    /// rolled back and retried ([`TenantMigrator::lock_retries`]); if it never gets its lock
+    /// the tenant is reported as failed with "lock timeout" and the sessions holding locks on
+    /// its tables, and the other tenants carry on.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = (!timeout.is_zero()).then_some(timeout);
+        self
+    }
+
+    /// How many times a migration that hit the lock timeout is tried again, after a growing
+    /// pause (default [`DEFAULT_LOCK_RETRIES`]).
+    pub fn lock_retries(mut self, retries: u32) -> Self {
+        self.lock_retries = retries;
+        self
+    }
+
+    /// How long opening a connection may take (default [`DEFAULT_CONNECT_TIMEOUT`]). The
+    /// migrator opens its connections itself, so a refused, full or silent server is reported
+    /// with its own error, at once or after this long, never after a pool's acquire timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -284,13 +496,36 @@ impl TenantMigrator {
     /// report.
     pub async fn run(&self, operation: Operation) -> Result<Report> {
         self.check_version_table()?;
-        let listed = self
+        // One direct connection first: a server that refuses, is full or does not answer is
+        // reported at once with its own error, not after the pool's acquire timeout.
+        close_quietly(self.connect_direct().await?).await;
+        let rows = self
             .source
-            .all_tenants(&self.db)
+            .tenant_rows(&self.db)
             .await
             .map_err(Error::AllTenants)?;
+        let mut warnings = Vec::new();
+        if rows.is_empty() {
+            warn!("all_tenants listed no tenants: nothing to do");
+            warnings.push("all_tenants listed no tenants: nothing to do".to_owned());
+        }
+        let mut listed = Vec::with_capacity(rows.len());
+        let mut bad = Vec::new();
+        for (n, row) in rows.into_iter().enumerate() {
+            match row {
+                TenantRow::Name(name) => listed.push(name),
+                TenantRow::Bad(reason) => {
+                    warn!(row = n + 1, %reason, "a row of all_tenants holds no tenant name; skipped");
+                    bad.push(Error::BadTenantRow { row: n + 1, reason });
+                }
+            }
+        }
         let selected = self.select(listed)?;
-        Ok(self.run_on(operation, selected).await)
+        if !self.only.is_empty() {
+            // Only named tenants were asked for; a bad row is none of them.
+            bad.clear();
+        }
+        Ok(self.run_on(operation, selected, bad, warnings).await)
     }
 
     /// Creates the tenant's schema if it is missing and applies its pending migrations,
@@ -300,7 +535,12 @@ impl TenantMigrator {
         self.check_version_table()?;
         let migrator = self.clone().create_missing(true);
         let mut report = migrator
-            .run_on(Operation::Up(None), vec![tenant.as_str().to_owned()])
+            .run_on(
+                Operation::Up(None),
+                vec![tenant.as_str().to_owned()],
+                Vec::new(),
+                Vec::new(),
+            )
             .await;
         match report.tenants.pop().map(|t| t.outcome) {
             Some(Outcome::Failed { error, .. }) => Err(error),
@@ -361,9 +601,15 @@ impl TenantMigrator {
             .collect())
     }
 
-    async fn run_on(&self, operation: Operation, tenants: Vec<String>) -> Report {
+    async fn run_on(
+        &self,
+        operation: Operation,
+        tenants: Vec<String>,
+        bad_rows: Vec<Error>,
+        warnings: Vec<String>,
+    ) -> Report {
         if let Some(progress) = &self.progress {
-            progress.start(operation, tenants.len());
+            progress.start(operation, tenants.len() + bad_rows.len());
         }
         // The report is built in place (every tenant `Skipped` until it has an outcome), so
         // the tenant list is never held twice.
@@ -376,6 +622,7 @@ impl TenantMigrator {
                     outcome: Outcome::Skipped,
                 })
                 .collect(),
+            warnings,
         };
         let mut valid_at = Vec::new();
         let mut valid = Vec::new();
@@ -391,6 +638,16 @@ impl TenantMigrator {
                     self.report_progress(&entry.tenant, &entry.outcome);
                 }
             }
+        }
+        // Rows that hold no name at all come last, failed, without a worker.
+        for error in bad_rows {
+            let tenant = match &error {
+                Error::BadTenantRow { row, .. } => format!("(row {row})"),
+                _ => "(bad row)".to_owned(),
+            };
+            let outcome = failed(error);
+            self.report_progress(&tenant, &outcome);
+            report.tenants.push(TenantReport { tenant, outcome });
         }
 
         // The catalog answers for every tenant at once, on the application's pool (it opens
@@ -428,19 +685,28 @@ impl TenantMigrator {
         };
 
         if !work.is_empty() {
-            let batch = work
+            // Version tables are read a chunk at a time (one query per chunk), but tenants
+            // are migrated one at a time from a shared queue: a tenant that waits (say for a
+            // lock) holds up only its own worker, never the tenants read along with it.
+            let chunk = work
                 .len()
                 .div_ceil(self.concurrency)
                 .clamp(1, MAX_BATCH.min(self.recycle_after));
-            let workers = self.concurrency.min(work.len().div_ceil(batch)).max(1);
-            let dedicated = work.len() > self.recycle_after;
-            let mut batches = VecDeque::new();
+            let workers = self.concurrency.min(work.len()).max(1);
+            // More than one tenant: each worker opens its own connection, so that a
+            // connection failure shows its cause at once and a broken connection is
+            // replaced (the application's pool would wait for its acquire timeout).
+            let dedicated = work.len() > 1;
+            let mut unread = VecDeque::new();
             let mut work = work.into_iter().peekable();
             while work.peek().is_some() {
-                batches.push_back(work.by_ref().take(batch).collect::<Vec<Work>>());
+                unread.push_back(work.by_ref().take(chunk).collect::<Vec<Work>>());
             }
-            let queue = Mutex::new(batches);
-            let stop = AtomicBool::new(false);
+            let queue = Mutex::new(Queue {
+                unread,
+                ready: VecDeque::new(),
+            });
+            let stop = Stop::default();
             // Workers write each outcome straight into the report.
             let slots = Mutex::new(std::mem::take(&mut report.tenants));
             futures::stream::iter(0..workers)
@@ -464,12 +730,13 @@ impl TenantMigrator {
         }
     }
 
-    /// Takes batches until none is left, on one dedicated connection at a time.
+    /// Takes work from the queue until none is left: migrates a ready tenant, else reads
+    /// the version tables of the next chunk and makes its tenants ready.
     async fn worker(
         &self,
         operation: Operation,
-        queue: &Mutex<VecDeque<Vec<Work>>>,
-        stop: &AtomicBool,
+        queue: &Mutex<Queue>,
+        stop: &Stop,
         dedicated: bool,
         slots: &Mutex<Vec<TenantReport>>,
     ) {
@@ -479,104 +746,215 @@ impl TenantMigrator {
             self.report_progress(&entry.tenant, &outcome);
             entry.outcome = outcome;
         };
+        let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn: Option<DatabaseConnection> = None;
         let mut served = 0;
-        while let Some(batch) = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None) {
-            if dedicated && served >= self.recycle_after {
-                if let Some(old) = conn.take() {
-                    old.close().await.ok();
-                }
-                served = 0;
-            }
-            let ready = match conn.take() {
-                Some(c) => Ok(c),
-                None if dedicated => self.dedicated_connection().await,
-                // A small run is not worth new connections: the pool is safe to use, since
-                // every tenant setting is transaction-local.
-                None => Ok(self.db.clone()),
-            };
-            let c = match ready {
-                Ok(c) => c,
-                Err(error) => {
-                    for (i, tenant, _) in batch {
-                        let outcome = failed(Error::Tenant {
-                            tenant: tenant.clone(),
-                            source: DbErr::Custom(format!("connecting failed: {error}")),
-                        });
-                        done(i, outcome);
-                    }
-                    continue;
-                }
-            };
-            let mut indexes = Vec::with_capacity(batch.len());
-            let mut names = Vec::with_capacity(batch.len());
-            let mut states = Vec::with_capacity(batch.len());
-            for (i, name, state) in batch {
-                indexes.push(i);
-                names.push(name);
-                states.push(state);
-            }
-            // One query for the batch; if it fails (say a schema was dropped since the catalog
-            // was read), tenant by tenant, so that only the tenant at fault fails.
-            let mut unreadable: Vec<Option<DbErr>> = names.iter().map(|_| None).collect();
-            if let Err(error) = load_versions(
-                &c,
-                &names,
-                &mut states,
-                &self.version_table,
-                &self.sorted_names,
-            )
-            .await
-            {
-                debug!(%error, "reading a batch of version tables failed; reading them one by one");
-                for k in 0..names.len() {
-                    if let Err(error) = load_versions(
-                        &c,
-                        &names[k..=k],
-                        &mut states[k..=k],
-                        &self.version_table,
-                        &self.sorted_names,
-                    )
-                    .await
-                    {
-                        unreadable[k] = Some(error);
-                    }
-                }
-            }
-            let batch = indexes.into_iter().zip(names).zip(states).zip(unreadable);
-            for (((i, tenant), state), unreadable) in batch {
-                let outcome = if stop.load(Ordering::Relaxed) {
-                    Outcome::Skipped
-                } else if let Some(source) = unreadable {
-                    failed(Error::Tenant {
-                        tenant: tenant.clone(),
-                        source,
-                    })
+        loop {
+            let next = {
+                let mut q = lock();
+                if let Some(tenant) = q.ready.pop_front() {
+                    Next::Tenant(tenant)
+                } else if let Some(chunk) = q.unread.pop_front() {
+                    Next::Chunk(chunk)
                 } else {
-                    self.run_tenant(&c, operation, &tenant, state).await
-                };
-                if self.fail_fast && outcome.is_problem() {
-                    stop.store(true, Ordering::Relaxed);
+                    break;
                 }
-                log_outcome(&tenant, &outcome);
-                done(i, outcome);
-                served += 1;
+            };
+            match next {
+                Next::Chunk(chunk) => {
+                    if let Some(outcome) = stop.outcome() {
+                        done_stopped(&done, chunk, outcome, stop);
+                        continue;
+                    }
+                    let c = match self
+                        .worker_connection(&mut conn, &mut served, dedicated)
+                        .await
+                    {
+                        Ok(c) => c,
+                        Err(error) => {
+                            lock().unread.push_front(chunk);
+                            stop.connection_failed(&error).await;
+                            continue;
+                        }
+                    };
+                    match self.read_chunk(&c, chunk).await {
+                        Ok(ready) => lock().ready.extend(ready),
+                        Err((chunk, error)) => {
+                            // The connection broke: nothing was read, nobody was touched.
+                            drop_connection(&mut conn).await;
+                            lock().unread.push_front(chunk);
+                            stop.connection_failed(&error).await;
+                        }
+                    }
+                }
+                Next::Tenant((i, tenant, state)) => {
+                    if let Some(outcome) = stop.outcome() {
+                        done(i, outcome);
+                        continue;
+                    }
+                    let state = match state {
+                        Ok(state) => state,
+                        Err(source) => {
+                            let outcome = failed(Error::Tenant {
+                                tenant: tenant.clone(),
+                                source,
+                            });
+                            log_outcome(&tenant, &outcome);
+                            done(i, outcome);
+                            continue;
+                        }
+                    };
+                    let c = match self
+                        .worker_connection(&mut conn, &mut served, dedicated)
+                        .await
+                    {
+                        Ok(c) => c,
+                        Err(error) => {
+                            // Not started: back to the queue, for this or another worker,
+                            // unless the circuit breaker stops the run.
+                            lock().ready.push_front((i, tenant, Ok(state)));
+                            stop.connection_failed(&error).await;
+                            continue;
+                        }
+                    };
+                    let outcome = self.run_tenant(&c, operation, &tenant, state).await;
+                    served += 1;
+                    match &outcome {
+                        Outcome::Failed { error, .. } if is_connection_error(error) => {
+                            drop_connection(&mut conn).await;
+                            stop.connection_failed(error).await;
+                        }
+                        _ => stop.connection_ok(),
+                    }
+                    if self.fail_fast && outcome.is_problem() {
+                        stop.fail_fast.store(true, Ordering::Relaxed);
+                    }
+                    log_outcome(&tenant, &outcome);
+                    done(i, outcome);
+                }
             }
-            conn = Some(c);
         }
         if let Some(c) = conn.filter(|_| dedicated) {
             c.close().await.ok();
         }
     }
 
-    /// A one-connection pool with the application pool's connect options, so tenant work
-    /// never runs on (or leaves catalog cache in) a connection the application reuses.
-    async fn dedicated_connection(&self) -> Result<DatabaseConnection, DbErr> {
+    /// The connection a worker works on: the application's pool for a one-tenant run, else
+    /// the worker's own, opened on first use and replaced after `recycle_after` tenants.
+    async fn worker_connection(
+        &self,
+        conn: &mut Option<DatabaseConnection>,
+        served: &mut usize,
+        dedicated: bool,
+    ) -> Result<DatabaseConnection, ConnectError> {
+        if !dedicated {
+            // A single tenant is not worth a new connection: the pool is safe to use, since
+            // every tenant setting is transaction-local.
+            return Ok(self.db.clone());
+        }
+        if *served >= self.recycle_after {
+            drop_connection(conn).await;
+            *served = 0;
+        }
+        if let Some(c) = conn {
+            return Ok(c.clone());
+        }
+        let c = self.dedicated_connection().await?;
+        *conn = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Reads a chunk's version tables with one query; if that fails (say a schema was
+    /// dropped since the catalog was read), tenant by tenant, so that only the tenant at fault
+    /// fails. A broken connection gives the chunk back untouched, with the error.
+    async fn read_chunk(
+        &self,
+        c: &DatabaseConnection,
+        chunk: Vec<Work>,
+    ) -> std::result::Result<Vec<Ready>, (Vec<Work>, DbErr)> {
+        let mut indexes = Vec::with_capacity(chunk.len());
+        let mut names = Vec::with_capacity(chunk.len());
+        let mut states = Vec::with_capacity(chunk.len());
+        for (i, name, state) in chunk {
+            indexes.push(i);
+            names.push(name);
+            states.push(state);
+        }
+        let mut unreadable: Vec<Option<DbErr>> = names.iter().map(|_| None).collect();
+        if let Err(error) = load_versions(
+            c,
+            &names,
+            &mut states,
+            &self.version_table,
+            &self.sorted_names,
+        )
+        .await
+        {
+            if is_connection_db_err(&error) {
+                let chunk = indexes.into_iter().zip(names).zip(states);
+                return Err((chunk.map(|((i, n), s)| (i, n, s)).collect(), error));
+            }
+            debug!(%error, "reading a batch of version tables failed; reading them one by one");
+            for k in 0..names.len() {
+                if let Err(error) = load_versions(
+                    c,
+                    &names[k..=k],
+                    &mut states[k..=k],
+                    &self.version_table,
+                    &self.sorted_names,
+                )
+                .await
+                {
+                    unreadable[k] = Some(error);
+                }
+            }
+        }
+        Ok(indexes
+            .into_iter()
+            .zip(names)
+            .zip(states)
+            .zip(unreadable)
+            .map(|(((i, name), state), unreadable)| match unreadable {
+                Some(error) => (i, name, Err(error)),
+                None => (i, name, Ok(state)),
+            })
+            .collect())
+    }
+
+    /// Opens one connection with the pool's connect options, under the connect timeout,
+    /// giving back PostgreSQL's or the operating system's own error. Only a server that is
+    /// starting up or shutting down (SQLSTATE 57P03) is tried again, within the timeout.
+    async fn connect_direct(&self) -> Result<PgConnection, ConnectError> {
         let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &self.db.inner else {
-            return Err(DbErr::Custom(
-                "sea-tenant needs a PostgreSQL connection pool (sqlx-postgres)".to_owned(),
-            ));
+            return Err(ConnectError::NotPostgres);
         };
+        let options = self.db.get_postgres_connection_pool().connect_options();
+        let deadline = Instant::now() + self.connect_timeout;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, options.connect()).await {
+                Err(_) => return Err(ConnectError::Timeout(self.connect_timeout)),
+                Ok(Ok(conn)) => return Ok(conn),
+                Ok(Err(error))
+                    if sqlstate_of(&error).as_deref() == Some("57P03")
+                        && Instant::now() + backoff < deadline =>
+                {
+                    debug!(%error, "the server cannot take connections yet; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                Ok(Err(error)) => return Err(ConnectError::Failed(Arc::new(error))),
+            }
+        }
+    }
+
+    /// A one-connection pool with the application pool's connect options, so tenant work
+    /// never runs on (or leaves catalog cache in) a connection the application reuses. A
+    /// direct connection is opened (and closed) first: the pool's own connect retries a
+    /// refused or full server until its acquire timeout and then hides why.
+    async fn dedicated_connection(&self) -> Result<DatabaseConnection, ConnectError> {
+        close_quietly(self.connect_direct().await?).await;
         let options = (*self.db.get_postgres_connection_pool().connect_options()).clone();
         // The worker is the connection's only user and has just used it: a ping before every
         // transaction would only add a round trip.
@@ -584,9 +962,10 @@ impl TenantMigrator {
             .max_connections(1)
             .min_connections(0)
             .test_before_acquire(false)
+            .acquire_timeout(self.connect_timeout)
             .connect_with(options)
             .await
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
+            .map_err(|e| ConnectError::Failed(Arc::new(e)))?;
         Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
     }
 
@@ -634,6 +1013,16 @@ impl TenantMigrator {
         // commit: make it durable before the tenant is reported done.
         let result = match result {
             Ok(()) if run.unflushed => run.flush().await,
+            // What committed asynchronously before the failure is durable only once flushed:
+            // try; if the connection is gone, `finish` reports it as not confirmed.
+            // A lost connection cannot flush (and the server may be gone): those stay
+            // unconfirmed.
+            Err(error) if run.unflushed && !is_connection_error(&error) => {
+                if let Err(flush) = run.flush().await {
+                    debug!(%tenant, error = %flush, "flushing after a failure failed");
+                }
+                Err(error)
+            }
             other => other,
         };
         run.finish(result)
@@ -645,6 +1034,7 @@ fn failed(error: Error) -> Outcome {
         error,
         rolled_back: Vec::new(),
         applied: Vec::new(),
+        unconfirmed: Vec::new(),
     }
 }
 
@@ -665,6 +1055,9 @@ struct TenantRun<'a> {
     state: TenantState,
     applied: Vec<Arc<str>>,
     rolled_back: Vec<Arc<str>>,
+    /// How many of `applied` and `rolled_back` are known durable (committed synchronously or
+    /// followed by a synchronous commit); the rest committed asynchronously.
+    durable: (usize, usize),
     /// Whether the last commit was asynchronous and not yet followed by a synchronous one.
     unflushed: bool,
 }
@@ -683,6 +1076,7 @@ impl<'a> TenantRun<'a> {
             state,
             applied: Vec::new(),
             rolled_back: Vec::new(),
+            durable: (0, 0),
             unflushed: false,
         }
     }
@@ -710,13 +1104,23 @@ impl<'a> TenantRun<'a> {
             .is_ok()
     }
 
-    fn finish(self, result: Result<()>) -> Outcome {
+    fn finish(mut self, result: Result<()>) -> Outcome {
         match result {
-            Err(error) => Outcome::Failed {
-                error,
-                rolled_back: self.rolled_back,
-                applied: self.applied,
-            },
+            Err(error) => {
+                let mut unconfirmed = self
+                    .applied
+                    .split_off(self.durable.0.min(self.applied.len()));
+                unconfirmed.extend(
+                    self.rolled_back
+                        .split_off(self.durable.1.min(self.rolled_back.len())),
+                );
+                Outcome::Failed {
+                    error,
+                    rolled_back: self.rolled_back,
+                    applied: self.applied,
+                    unconfirmed,
+                }
+            }
             Ok(()) if self.applied.is_empty() && self.rolled_back.is_empty() => Outcome::UpToDate,
             Ok(()) => Outcome::Changed {
                 rolled_back: self.rolled_back,
@@ -731,8 +1135,9 @@ impl<'a> TenantRun<'a> {
         let db_err = Error::tenant_db(self.tenant);
         let txn = self.conn.begin().await.map_err(db_err)?;
         let mut sql = format!(
-            "SELECT set_config('search_path', {path}, true); {lock}",
+            "SELECT set_config('search_path', {path}, true){timeout}; {lock}",
             path = quote_literal(&self.tenant.quoted()),
+            timeout = self.lock_timeout_sql(),
             lock = lock_sql(self.tenant),
         );
         if !durable {
@@ -767,7 +1172,55 @@ impl<'a> TenantRun<'a> {
             .map_err(Error::tenant_db(self.tenant))?;
         txn.commit().await.map_err(Error::tenant_db(self.tenant))?;
         self.unflushed = false;
+        self.confirm();
         Ok(())
+    }
+
+    /// Everything recorded so far is durable.
+    fn confirm(&mut self) {
+        self.durable = (self.applied.len(), self.rolled_back.len());
+    }
+
+    /// `, set_config('lock_timeout', …, true)`, set before the tenant lock is taken, so that
+    /// it bounds every wait of the transaction; empty without a lock timeout.
+    fn lock_timeout_sql(&self) -> String {
+        match self.migrator.lock_timeout {
+            Some(timeout) => format!(
+                ", set_config('lock_timeout', '{}ms', true)",
+                timeout.as_millis().max(1)
+            ),
+            None => String::new(),
+        }
+    }
+
+    /// The sessions holding locks on the tenant's tables or its tenant lock, as PostgreSQL
+    /// shows them, for a lock timeout's report.
+    async fn blockers(&self) -> String {
+        let sql = format!(
+            "SELECT string_agg(DISTINCT format('pid %s (%s, %s on %s: %s)', a.pid, \
+                 coalesce(a.state, '?'), l.mode, coalesce(c.relname::text, 'the tenant lock'), \
+                 left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120)), '; ') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             LEFT JOIN pg_class c ON c.oid = l.relation \
+             LEFT JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE l.granted AND l.pid <> pg_backend_pid() AND (n.nspname = {schema} \
+                OR (l.locktype = 'advisory' AND l.objsubid = 1 \
+                    AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended({key}, 0)))",
+            schema = self.tenant.literal(),
+            key = quote_literal(&format!("sea_tenant:{}", self.tenant.as_str())),
+        );
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(
+                self.conn.get_database_backend(),
+                sql,
+            ))
+            .await;
+        match row.map(|r| r.and_then(|r| r.try_get_by_index::<Option<String>>(0).ok().flatten())) {
+            Ok(Some(holders)) => format!("blocked by {holders}"),
+            Ok(None) => "no session holds a lock on the tenant's tables any more".to_owned(),
+            Err(e) => format!("the blocking session is unknown: {e}"),
+        }
     }
 
     /// Commits a migration's transaction and notes whether it still needs a flush.
@@ -775,6 +1228,17 @@ impl<'a> TenantRun<'a> {
         txn.commit().await.map_err(Error::tenant_db(self.tenant))?;
         self.unflushed = !durable;
         Ok(())
+    }
+
+    /// Notes a step's result as applied or rolled back; durable unless its commit was not.
+    fn record(&mut self, name: &Arc<str>, direction: Direction) {
+        match direction {
+            Direction::Up => self.applied.push(Arc::clone(name)),
+            Direction::Down => self.rolled_back.push(Arc::clone(name)),
+        }
+        if !self.unflushed {
+            self.confirm();
+        }
     }
 
     /// After a commit that created them, the schema and version table are known to exist.
@@ -819,7 +1283,7 @@ impl<'a> TenantRun<'a> {
             if done {
                 self.state.applied.push(Arc::clone(name));
                 self.state.applied.sort();
-                self.applied.push(Arc::clone(name));
+                self.record(name, Direction::Up);
             }
         }
         Ok(())
@@ -843,15 +1307,47 @@ impl<'a> TenantRun<'a> {
                 .await?
             {
                 self.state.applied.retain(|v| v != name);
-                self.rolled_back.push(Arc::clone(name));
+                self.record(name, Direction::Down);
             }
         }
         Ok(())
     }
 
+    /// [`TenantRun::step_once`], tried again after a lock timeout (each attempt rolled back
+    /// whole), up to `lock_retries` times with a growing pause.
+    async fn step(
+        &mut self,
+        migration: &dyn MigrationTrait,
+        direction: Direction,
+        durable: bool,
+    ) -> Result<bool> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.step_once(migration, direction, durable).await {
+                Err(error) if is_lock_timeout(&error) => {
+                    let blockers = self.blockers().await;
+                    if attempts > self.migrator.lock_retries {
+                        return Err(Error::LockTimeout {
+                            tenant: self.tenant.clone(),
+                            migration: migration.name().to_owned(),
+                            timeout: self.migrator.lock_timeout.unwrap_or_default(),
+                            attempts,
+                            blockers,
+                        });
+                    }
+                    let pause = Duration::from_millis(200 << (attempts - 1).min(5));
+                    warn!(tenant = %self.tenant, migration = %migration.name(), attempts, ?pause, %blockers, "lock timeout; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Applies or rolls back one migration in its own transaction, with its version row.
     /// Returns `false` when another runner did it first (seen under the lock).
-    async fn step(
+    async fn step_once(
         &mut self,
         migration: &dyn MigrationTrait,
         direction: Direction,

@@ -70,11 +70,22 @@ pub enum Outcome {
         error: Error,
         /// Migrations rolled back before the failure.
         rolled_back: Vec<Arc<str>>,
-        /// Migrations applied before the failure.
+        /// Migrations applied before the failure, durably.
         applied: Vec<Arc<str>>,
+        /// Migrations whose transactions committed without waiting for their WAL flush and
+        /// whose flush could not be confirmed before the connection was lost: a server crash
+        /// may have undone them (with their version rows). Applied ones first, then rolled
+        /// back ones are not told apart here: see the version table, or rerun.
+        unconfirmed: Vec<Arc<str>>,
     },
     /// Not attempted: another tenant failed first and `fail_fast` was on.
     Skipped,
+    /// Not attempted: the run stopped starting tenants (e.g. after repeated connection
+    /// failures, the circuit breaker); the reason says why.
+    NotAttempted {
+        /// Why the run stopped.
+        reason: Arc<str>,
+    },
 }
 
 impl Outcome {
@@ -82,11 +93,23 @@ impl Outcome {
     pub fn is_problem(&self) -> bool {
         matches!(
             self,
-            Outcome::Missing | Outcome::Failed { .. } | Outcome::Skipped
+            Outcome::Missing
+                | Outcome::Failed { .. }
+                | Outcome::Skipped
+                | Outcome::NotAttempted { .. }
         )
     }
 
-    /// Migrations this run applied to the tenant.
+    /// Migrations committed before a failure but not confirmed durable (see
+    /// [`Outcome::Failed`]); not counted by [`Outcome::applied`].
+    pub fn unconfirmed(&self) -> Vec<&str> {
+        match self {
+            Outcome::Failed { unconfirmed, .. } => unconfirmed.iter().map(|a| &**a).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Migrations this run applied to the tenant (durably committed).
     pub fn applied(&self) -> Vec<&str> {
         match self {
             Outcome::Changed { applied, .. } | Outcome::Failed { applied, .. } => {
@@ -141,6 +164,7 @@ impl fmt::Display for Outcome {
                 error,
                 applied,
                 rolled_back,
+                unconfirmed,
             } => {
                 write!(f, "FAILED: {error}")?;
                 if !applied.is_empty() || !rolled_back.is_empty() {
@@ -151,9 +175,19 @@ impl fmt::Display for Outcome {
                         rolled_back.len()
                     )?;
                 }
+                if !unconfirmed.is_empty() {
+                    write!(
+                        f,
+                        " ({} more committed but not confirmed durable: the connection was lost \
+                         before their WAL flush; a server crash may have undone them: {})",
+                        unconfirmed.len(),
+                        unconfirmed.join(", ")
+                    )?;
+                }
                 Ok(())
             }
             Outcome::Skipped => f.write_str("skipped (fail-fast)"),
+            Outcome::NotAttempted { reason } => write!(f, "not attempted: {reason}"),
         }
     }
 }
@@ -174,6 +208,8 @@ pub struct Report {
     pub operation: Operation,
     /// One entry per selected tenant.
     pub tenants: Vec<TenantReport>,
+    /// Things worth a look that concern no single tenant (e.g. an empty tenant list).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -225,6 +261,18 @@ impl Report {
         if skipped > 0 {
             text += &format!(", {skipped} skipped");
         }
+        let not_attempted = count(|o| matches!(o, Outcome::NotAttempted { .. }));
+        if not_attempted > 0 {
+            text += &format!(", {not_attempted} not attempted");
+        }
+        let unconfirmed: usize = self
+            .tenants
+            .iter()
+            .map(|t| t.outcome.unconfirmed().len())
+            .sum();
+        if unconfirmed > 0 {
+            text += &format!(", {unconfirmed} migrations not confirmed durable");
+        }
         text += &format!(
             ", {} failed",
             count(|o| matches!(o, Outcome::Failed { .. }))
@@ -251,6 +299,9 @@ impl fmt::Display for Report {
                 t.tenant.escape_debug().to_string(),
                 t.outcome
             )?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
         }
         write!(f, "{}", self.summary())
     }

@@ -17,6 +17,27 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 pub trait AllTenants: Send + Sync {
     /// Every tenant schema name the application knows of.
     async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr>;
+
+    /// The listing row by row, as the migrator reads it: a name, or why a row is not one
+    /// (say a NULL). A bad row becomes one failed entry of the report instead of failing the
+    /// whole listing. By default every name of [`AllTenants::all_tenants`].
+    async fn tenant_rows(&self, db: &DatabaseConnection) -> Result<Vec<TenantRow>, DbErr> {
+        Ok(self
+            .all_tenants(db)
+            .await?
+            .into_iter()
+            .map(TenantRow::Name)
+            .collect())
+    }
+}
+
+/// One row of a tenant listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantRow {
+    /// A value to use as the schema name (still to be validated).
+    Name(String),
+    /// A row that holds no name: why.
+    Bad(String),
 }
 
 /// Tenants from an async function of the pool (a cheap clone of it).
@@ -68,6 +89,20 @@ impl AllTenants for FromQuery {
             .query_all_raw(Statement::from_string(db.get_database_backend(), &self.0))
             .await?;
         rows.iter().map(|row| row.try_get_by_index(0)).collect()
+    }
+
+    async fn tenant_rows(&self, db: &DatabaseConnection) -> Result<Vec<TenantRow>, DbErr> {
+        let rows = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), &self.0))
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| match row.try_get_by_index::<Option<String>>(0) {
+                Ok(Some(name)) => TenantRow::Name(name),
+                Ok(None) => TenantRow::Bad("NULL instead of a schema name".to_owned()),
+                Err(e) => TenantRow::Bad(format!("not a schema name: {e}")),
+            })
+            .collect())
     }
 }
 

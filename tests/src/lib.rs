@@ -5,6 +5,7 @@
 //! dropped (also when the test panics), so tests run in parallel and can be rerun.
 
 pub mod adversary;
+pub mod cluster;
 pub mod fixtures;
 
 use std::sync::atomic::{AtomicU32, Ordering};
