@@ -3,13 +3,15 @@
 //! every `ensure_*`. One key for all of them, so they never work on one tenant at once;
 //! different tenants never wait for each other.
 //!
-//! The lock is taken **before** anything else in the transaction looks the tenant's name up.
-//! PostgreSQL caches catalog look-ups per backend, also negative ones ("no schema of that
-//! name"), and waiting for an advisory lock does not refresh that cache: a transaction that
-//! moved its `search_path` to a schema that did not exist yet, then waited while another
-//! transaction created it, still sees it missing afterwards, and its `CREATE SCHEMA IF NOT
-//! EXISTS` fails with a duplicate key in `pg_namespace_nspname_index`. Taking the lock first
-//! means the name is first looked up after the creator committed.
+//! The lock is taken **before** anything else in the transaction looks the tenant's name up,
+//! and its own functions are schema-qualified. PostgreSQL caches catalog look-ups per
+//! backend, also negative ones ("no schema of that name"), and waiting for an advisory lock
+//! does not refresh that cache. The migrator used to set `search_path` to the tenant first and
+//! then call the (unqualified) lock functions, which resolved them through a `search_path`
+//! naming a schema that did not exist yet; after waiting while another caller created it,
+//! its `CREATE SCHEMA IF NOT EXISTS` still saw no schema and failed with a duplicate key in
+//! `pg_namespace_nspname_index`. Each of the two changes alone makes the integration test
+//! `owner_races::creation_races` pass; both are kept.
 
 use sea_orm::DbErr;
 

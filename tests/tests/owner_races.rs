@@ -11,8 +11,8 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, NotSet, Set,
     TransactionTrait,
 };
-use sea_tenant::{Outcome, TenantMigrator, TenantName, owner, provision, tenants};
-use sea_tenant_tests::fixtures::BlogMigrations;
+use sea_tenant::{Error, Outcome, TenantMigrator, TenantName, owner, provision, tenants};
+use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations};
 use sea_tenant_tests::owner_entities::OWNER_TABLES_SQL;
 use sea_tenant_tests::owner_entities::classic::{org_id, org_slug};
 use sea_tenant_tests::{TestDb, schema_exists, schemas, strings, versions};
@@ -110,7 +110,8 @@ mod stale_owner_model {
         );
         assert!(!schema_exists(db, "org_acme2").await, "A's schema was kept");
         let rows = org_slug::Entity::find().all(db).await.expect("rows");
-        assert_eq!(rows, [b.clone()]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0], b);
         assert_slug_owners_match_schemas(db).await;
 
         // A stale model of B (B was renamed since) renaming "back" to a name still acts on
@@ -403,5 +404,79 @@ mod creation_races {
             r.expect("task").unwrap_or_else(|e| panic!("{e}"));
         }
         assert_eq!(versions(&t.db, "org_5", VERSION_TABLE).await, BLOG_VERSIONS);
+    }
+
+    /// The insert hook's two cases for a schema that exists under the lock, deterministically:
+    /// created after the row (a deploy got there first; at head, or half-way) it is used and
+    /// completed; older than the row (left by an earlier owner) it is refused and the row is
+    /// removed again, the schema untouched.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn insert_hook_uses_a_deploys_schema_and_refuses_a_leftover() {
+        let t = setup("race_left", 4).await;
+        for (id, partial) in [(10, false), (11, true)] {
+            // The row commits first (as on a pool), then a deploy creates its schema, then
+            // the hook's provisioning runs.
+            org_id::Entity::insert(org_id::ActiveModel {
+                id: Set(id),
+                name: Set("raced".into()),
+            })
+            .exec(&t.db)
+            .await
+            .expect("row");
+            let name = TenantName::new(format!("org_{id}")).expect("name");
+            if partial {
+                provision::ensure_tenant_on::<BlogV2Migrations, _>(&t.db, &name)
+                    .await
+                    .expect("deploy at v2");
+            } else {
+                sea_tenant::ensure_tenant::<BlogMigrations>(&t.db, &name)
+                    .await
+                    .expect("deploy");
+            }
+            let model = org_id::Entity::find_by_id(id)
+                .one(&t.db)
+                .await
+                .expect("find")
+                .expect("row");
+            owner::after_save::<org_id::Entity, _>(model, &t.db, true)
+                .await
+                .expect("the hook uses the deploy's schema");
+            assert_eq!(
+                versions(&t.db, name.as_str(), VERSION_TABLE).await,
+                BLOG_VERSIONS
+            );
+        }
+
+        // A leftover: the schema predates the row.
+        provision::ensure_tenant_on::<BlogMigrations, _>(
+            &t.db,
+            &TenantName::new("org_9").expect("name"),
+        )
+        .await
+        .expect("leftover");
+        mark(&t.db, "org_9", "old owner data").await;
+        let err = org_id::ActiveModel {
+            id: Set(9),
+            name: Set("new owner".into()),
+        }
+        .insert(&t.db)
+        .await
+        .expect_err("leftover refused");
+        assert!(
+            matches!(owner::tenant_error(&err), Some(Error::SchemaExists { tenant }) if tenant.as_str() == "org_9"),
+            "{err}"
+        );
+        assert!(
+            org_id::Entity::find_by_id(9)
+                .one(&t.db)
+                .await
+                .expect("find")
+                .is_none(),
+            "row compensated"
+        );
+        assert_eq!(
+            strings(&t.db, "SELECT title FROM org_9.post").await,
+            ["old owner data"]
+        );
     }
 }
