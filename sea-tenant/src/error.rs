@@ -29,6 +29,14 @@ pub enum Error {
         tenant: TenantName,
     },
 
+    /// The owner row of the tenant was deleted before its schema could be created; nothing
+    /// was created.
+    #[error("tenant {tenant}: its owner row was deleted before the schema was created")]
+    OwnerRowGone {
+        /// The tenant.
+        tenant: TenantName,
+    },
+
     /// A migration's `up` or `down` failed; its transaction was rolled back.
     #[error("tenant {tenant}: migration {migration} failed: {source}")]
     Migration {
@@ -139,6 +147,7 @@ impl Error {
         match self {
             Error::MissingSchema { tenant }
             | Error::SchemaExists { tenant }
+            | Error::OwnerRowGone { tenant }
             | Error::Migration { tenant, .. }
             | Error::UnknownMigration { tenant, .. }
             | Error::Tenant { tenant, .. }

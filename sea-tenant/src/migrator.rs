@@ -4,11 +4,11 @@
 //! Each migration runs in its own transaction on a connection the migrator owns:
 //!
 //! 1. `BEGIN`
-//! 2. one round trip: `set_config('search_path', '"tenant"', true)` (transaction-local, so
-//!    nothing outlives the transaction), then `pg_advisory_xact_lock` keyed on the schema
-//!    (so two migrators never apply the same migration twice, while different tenants still
-//!    proceed in parallel), then, the first time only, `CREATE SCHEMA IF NOT EXISTS` and the
-//!    version table;
+//! 2. one round trip: `pg_advisory_xact_lock` keyed on the schema (so two migrators, owner
+//!    hooks and `ensure` calls never work on one tenant at once, while different tenants still
+//!    proceed in parallel), then `set_config('search_path', '"tenant"', true)`
+//!    (transaction-local, so nothing outlives the transaction), then, the first time only,
+//!    `CREATE SCHEMA IF NOT EXISTS` and the version table;
 //! 3. the version row is inserted with `ON CONFLICT DO NOTHING`; if another runner recorded it
 //!    while this one waited for the lock, nothing is inserted and the transaction is rolled
 //!    back;
@@ -152,7 +152,7 @@ impl Stop {
 
     /// Counts a connection failure; trips the breaker at the limit, else pauses a little
     /// longer each time (a restarting server gets a moment).
-    async fn connection_failed(&self, error: &dyn std::fmt::Display) {
+    async fn connection_failed(&self, error: &(dyn std::fmt::Display + Sync)) {
         let n = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
         if n >= CIRCUIT_BREAKER_FAILURES {
             let mut first = false;
@@ -1134,11 +1134,14 @@ impl<'a> TenantRun<'a> {
     async fn begin(&mut self, durable: bool) -> Result<DatabaseTransaction> {
         let db_err = Error::tenant_db(self.tenant);
         let txn = self.conn.begin().await.map_err(db_err)?;
+        // The lock before the search_path names the schema: a name looked up (and found
+        // missing) before waiting would stay missing in this backend's catalog cache after a
+        // concurrent creator committed (see `lock.rs`).
         let mut sql = format!(
-            "SELECT set_config('search_path', {path}, true){timeout}; {lock}",
-            path = quote_literal(&self.tenant.quoted()),
+            "{timeout}{lock}; SELECT set_config('search_path', {path}, true)",
             timeout = self.lock_timeout_sql(),
             lock = lock_sql(self.tenant),
+            path = quote_literal(&self.tenant.quoted()),
         );
         if !durable {
             // Only this transaction's commit stops waiting for the WAL flush; it stays atomic,
@@ -1186,7 +1189,7 @@ impl<'a> TenantRun<'a> {
     fn lock_timeout_sql(&self) -> String {
         match self.migrator.lock_timeout {
             Some(timeout) => format!(
-                ", set_config('lock_timeout', '{}ms', true)",
+                "SELECT set_config('lock_timeout', '{}ms', true); ",
                 timeout.as_millis().max(1)
             ),
             None => String::new(),

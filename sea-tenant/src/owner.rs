@@ -101,11 +101,25 @@
 //! | operation | hook | statements |
 //! |---|---|---|
 //! | insert | `before_save` | none; validates the name if the template's fields are already set (a slug) |
-//! | insert | `after_save` | the provisioning script ([`provision::create_tenant_on`]) |
-//! | update touching a template field, new name differs | `before_save` | `ALTER SCHEMA old RENAME TO new` + an `UPDATE` of the template fields, in one script |
+//! | insert | `after_save` | the provisioning script: tenant lock, owner-row check, create/ensure ([`provision`]) |
+//! | update touching a template field, new name differs | `before_save` | `SELECT … FOR UPDATE` of the row, then `ALTER SCHEMA old RENAME TO new` + a checked `UPDATE` of the template fields, in one script |
 //! | update touching no template field | – | none (not even a read) |
-//! | delete, `drop = true` | `after_delete` | `DROP SCHEMA … CASCADE` |
-//! | delete, default | `after_delete` | none; logs (`tracing`, info) that the schema was kept |
+//! | delete, `drop = true` | `before_delete` | `SELECT … FOR UPDATE` of the row, then a checked `DELETE` of the row + `DROP SCHEMA … CASCADE`, in one script |
+//! | delete, default | `before_delete`, `after_delete` | `SELECT … FOR UPDATE` of the row; logs (`tracing`, info) that the schema was kept |
+//!
+//! # The stored row decides, not the caller's model
+//!
+//! Renames and drops act on the schema named by the row **as stored** at that moment, read by
+//! primary key with `SELECT … FOR UPDATE`; the template values of the caller's model are never
+//! used for the old name. A stale model (its row renamed since, and its old name taken by
+//! another owner) therefore renames or drops only its own row's schema. The script that acts
+//! also checks that the row still holds the values it was read with (`UPDATE`/`DELETE … WHERE
+//! pk = … AND slug = …`): inside a transaction the row lock guarantees it; on a pool, where the
+//! lock ends with the read, a row changed in between is read again (up to 5 times). A row that
+//! is gone touches no schema.
+//!
+//! With `drop = true` the hook deletes the row itself, in the same script as the drop, so
+//! SeaORM's own `DELETE` that follows finds nothing: its `DeleteResult::rows_affected` is 0.
 //!
 //! # Atomicity, per connection kind
 //!
@@ -115,17 +129,22 @@
 //!
 //! **On a pool** (`DatabaseConnection`) each statement is its own transaction, so:
 //! - *insert*: the template may use fields the database assigns (`id`), so provisioning can
-//!   only run after the `INSERT` committed. Provisioning itself is one script, hence atomic.
-//!   If it fails, the hook deletes the row again (compensation) and returns the error. A
-//!   crash between the two leaves a row without a schema: [`provision::ensure_tenant_on`]
-//!   (or the migrator's `--create-missing`) repairs it.
+//!   only run after the `INSERT` committed. Provisioning itself is one script, hence atomic,
+//!   and it runs under the tenant's advisory lock like every other creator of a schema (the
+//!   migrator's `--create-missing`, every `ensure_*`). A deploy that saw the new row and
+//!   created its schema first is not an error: the script uses that schema (it was created
+//!   after the row) and applies any migration it still lacks. A schema older than the row
+//!   (left over from an earlier owner of the name) is refused with [`Error::SchemaExists`].
+//!   If provisioning fails, the hook deletes the row again (compensation) and returns the
+//!   error. A crash between the two leaves a row without a schema:
+//!   [`provision::ensure_tenant_on`] (or the migrator's `--create-missing`) repairs it.
 //! - *rename*: done in `before_save`, as one script that renames the schema **and** writes
 //!   the new template values to the row, so row and schema change together or not at all.
 //!   SeaORM's own `UPDATE` follows and writes the same values again with the other changed
 //!   columns; if that one fails, row and schema still agree.
-//! - *drop*: runs after the `DELETE` succeeded, so a refused delete (a foreign key pointing
-//!   at the row) never costs the tenant's data. If the drop fails, the row is gone and the
-//!   schema stays (and the error is returned).
+//! - *drop*: the row's `DELETE` and the `DROP SCHEMA` are one script, so a refused delete (a
+//!   foreign key pointing at the row) never costs the tenant's data, and a dropped schema
+//!   never leaves its row behind.
 //!
 //! # What the hooks do not see
 //!
@@ -151,13 +170,15 @@
 use std::fmt::{Display, Write as _};
 use std::sync::Arc;
 
-use sea_orm::sea_query::{Condition, IntoCondition};
+use sea_orm::sea_query::{Condition, Expr, IntoCondition};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable,
-    ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryTrait,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QuerySelect, QueryTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
+use crate::lock::{DUPLICATE_SCHEMA, ROW_CHANGED, ROW_GONE, lock_sql, sqlstate};
+use crate::name::quote_literal;
 use crate::{Error, TenantName, provision};
 
 pub use sea_tenant_macros::tenant;
@@ -234,8 +255,15 @@ pub fn tenant_error(err: &DbErr) -> Option<&Error> {
     }
 }
 
+/// How often a hook reads an owner row again after it changed between the read and the
+/// script acting on it (possible only on a pool, where the read's row lock ends with it).
+const ATTEMPTS: usize = 5;
+
 /// The `before_save` hook. On an update that changes the tenant name, renames the schema
 /// (see the [module docs](self)); otherwise passes `am` through.
+///
+/// The old name is rendered from the row as stored (read with `SELECT … FOR UPDATE`), never
+/// from `am`, and the rename script only proceeds if the row still holds those values.
 pub async fn before_save<E, C>(
     am: E::ActiveModel,
     db: &C,
@@ -258,38 +286,64 @@ where
     if !E::OPTIONS.rename || !E::template_set(&am) {
         return Ok(am);
     }
-    let old = load::<E, C>(&am, db).await?;
-    let old_name = E::tenant_of(&old).map_err(into_db_err)?;
-    let mut merged = am.clone();
-    E::fill_template(&mut merged, &old);
-    let raw = E::render_active(&merged).ok_or_else(|| {
-        into_db_err(Error::Generate(format!(
-            "{}: a template field has no value",
-            E::TEMPLATE
-        )))
-    })?;
-    let new_name = TenantName::new(raw).map_err(|e| into_db_err(e.into()))?;
-    if new_name == old_name {
-        return Ok(am);
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let stored = load_locked::<E, C>(&am, db).await?.ok_or_else(|| {
+            DbErr::RecordNotFound(format!(
+                "sea-tenant owner hook: no {} row with this primary key",
+                E::default().table_name()
+            ))
+        })?;
+        let old_name = E::tenant_of(&stored).map_err(into_db_err)?;
+        // The stored row with the fields `am` sets: the row as the UPDATE will leave it.
+        let merged = overlay::<E>(Some(&am), &stored)?;
+        let raw = E::render_active(&merged).ok_or_else(|| {
+            into_db_err(Error::Generate(format!(
+                "{}: a template field has no value",
+                E::TEMPLATE
+            )))
+        })?;
+        let new_name = TenantName::new(raw).map_err(|e| into_db_err(e.into()))?;
+        if new_name == old_name {
+            return Ok(am);
+        }
+        // The row's template fields are written in the same script as the rename, and only
+        // if the row still holds the values the old name was rendered from: on a pool this is
+        // the only way the two commit together (see the module docs).
+        let pk = pk_condition::<E>(|col| Some(stored.get(col)))?;
+        let update = E::update_many()
+            .set(E::template_update(&merged))
+            .filter(pk.add(template_condition::<E>(&stored)?))
+            .build(DbBackend::Postgres)
+            .to_string();
+        let guard = guarded_block(
+            &format!(
+                "{update};\nIF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = '{ROW_CHANGED}', \
+                 MESSAGE = 'sea-tenant: owner row changed while its schema was renamed'; END IF;"
+            ),
+            &old_name,
+        )?;
+        if provision::rename_with(db, &old_name, &new_name, &guard)
+            .await
+            .map_err(into_db_err)?
+        {
+            tracing::info!(from = %old_name, to = %new_name, "renamed tenant schema");
+            return Ok(am);
+        }
+        tracing::debug!(tenant = %old_name, "owner row changed during a rename; reading it again");
+        last = Some(old_name);
     }
-    // The row's template fields are written in the same script as the rename: on a pool
-    // this is the only way the two commit together (see the module docs).
-    let update = E::update_many()
-        .set(E::template_update(&merged))
-        .filter(pk_condition::<E>(|col| {
-            merged.get(col).into_value().or_else(|| Some(old.get(col)))
-        })?)
-        .build(DbBackend::Postgres)
-        .to_string();
-    provision::rename_with(db, &old_name, &new_name, &update)
-        .await
-        .map_err(into_db_err)?;
-    tracing::info!(from = %old_name, to = %new_name, "renamed tenant schema");
-    Ok(am)
+    Err(into_db_err(changed_too_often::<E>(last)))
 }
 
 /// The `after_save` hook. On an insert, provisions the row's tenant; if that fails, deletes
 /// the row again (on a pool it has committed already) and returns the error.
+///
+/// Provisioning runs under the tenant's advisory lock, with the owner row locked (`FOR
+/// SHARE`; a row deleted meanwhile gets no schema). A schema that exists already is used if
+/// it was created after the row (a `--create-missing` deploy or an `ensure` that saw the new
+/// row got there first) and its missing migrations are applied; one that predates the row
+/// (left over from an earlier owner of the name) is refused with [`Error::SchemaExists`].
 pub async fn after_save<E, C>(model: E::Model, db: &C, insert: bool) -> Result<E::Model, DbErr>
 where
     E: TenantOwner,
@@ -299,9 +353,12 @@ where
         return Ok(model);
     }
     let provisioned = match E::tenant_of(&model) {
-        Ok(name) => provision::create_tenant_on::<E::Migrator, C>(db, &name)
-            .await
-            .map(|()| name),
+        Ok(name) => match owner_guard_sql::<E>(&model, &name) {
+            Ok(guard) => provision::provision_owned_on::<E::Migrator, C>(db, &name, &guard)
+                .await
+                .map(|()| name),
+            Err(err) => Err(err),
+        },
         Err(err) => Err(err),
     };
     match provisioned {
@@ -322,42 +379,83 @@ where
     }
 }
 
-/// The `before_delete` hook: loads the template fields `am` lacks (e.g. an active model with
-/// only its primary key), while the row still exists.
+/// The `before_delete` hook. Reads the row as stored (`SELECT … FOR UPDATE`), whatever `am`
+/// holds. With `drop = true` it deletes the row and drops the schema rendered from the stored
+/// values in one script, which only deletes the row if it still holds those values; SeaORM's
+/// own `DELETE` then finds nothing (`rows_affected` is 0). A row that is gone already touches
+/// no schema.
 pub async fn before_delete<E, C>(am: E::ActiveModel, db: &C) -> Result<E::ActiveModel, DbErr>
 where
     E: TenantOwner,
     C: ConnectionTrait,
 {
-    if E::render_active(&am).is_some() {
-        return Ok(am);
+    if !E::OPTIONS.drop {
+        // Only for after_delete's log line: the name of the stored row.
+        return match load_locked::<E, C>(&am, db).await? {
+            Some(stored) => overlay::<E>(None, &stored),
+            None => Ok(am),
+        };
     }
-    let mut am = am;
-    let old = load::<E, C>(&am, db).await?;
-    E::fill_template(&mut am, &old);
-    Ok(am)
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let Some(stored) = load_locked::<E, C>(&am, db).await? else {
+            // Deleted meanwhile, with its schema if it had one: nothing to do.
+            return Ok(am);
+        };
+        // A row whose name never was valid never had a schema: SeaORM deletes the row.
+        let Ok(name) = E::tenant_of(&stored) else {
+            return overlay::<E>(None, &stored);
+        };
+        let pk = pk_condition::<E>(|col| Some(stored.get(col)))?;
+        let delete = E::delete_many()
+            .filter(pk.clone().add(template_condition::<E>(&stored)?))
+            .build(DbBackend::Postgres)
+            .to_string();
+        let still_there = E::find()
+            .select_only()
+            .expr(Expr::cust("1"))
+            .filter(pk)
+            .build(DbBackend::Postgres)
+            .to_string();
+        let block = guarded_block(
+            &format!(
+                "{delete};\nIF FOUND THEN DROP SCHEMA IF EXISTS {quoted} CASCADE;\n\
+                 ELSIF EXISTS ({still_there}) THEN RAISE EXCEPTION USING ERRCODE = \
+                 '{ROW_CHANGED}', MESSAGE = 'sea-tenant: owner row changed while being deleted'; \
+                 END IF;",
+                quoted = name.quoted()
+            ),
+            &name,
+        )?;
+        // The tenant's lock first, as everywhere (see `lock.rs`).
+        let sql = format!("{};\n{block}", lock_sql(&name));
+        match db.execute_unprepared(&sql).await {
+            Ok(_) => {
+                tracing::info!(tenant = %name, "dropped tenant schema with its owner row");
+                return overlay::<E>(None, &stored);
+            }
+            // Refused deletes (a foreign key) come back as SeaORM's own DELETE would fail.
+            Err(err) if sqlstate(&err).as_deref() != Some(ROW_CHANGED) => return Err(err),
+            Err(_) => {
+                tracing::debug!(tenant = %name, "owner row changed during a delete; reading it again");
+                last = Some(name);
+            }
+        }
+    }
+    Err(into_db_err(changed_too_often::<E>(last)))
 }
 
-/// The `after_delete` hook: drops the schema with `drop = true`, otherwise logs that it was
-/// kept.
-pub async fn after_delete<E, C>(am: E::ActiveModel, db: &C) -> Result<E::ActiveModel, DbErr>
+/// The `after_delete` hook. With `drop = true` the schema went with the row in
+/// [`before_delete`]; otherwise logs that it was kept.
+pub async fn after_delete<E, C>(am: E::ActiveModel, _db: &C) -> Result<E::ActiveModel, DbErr>
 where
     E: TenantOwner,
     C: ConnectionTrait,
 {
-    let Some(raw) = E::render_active(&am) else {
-        return Ok(am);
-    };
-    // A row whose name never was valid never had a schema: nothing to drop or keep.
-    let Ok(name) = TenantName::new(raw) else {
-        return Ok(am);
-    };
     if E::OPTIONS.drop {
-        provision::drop_tenant_on(db, &name)
-            .await
-            .map_err(into_db_err)?;
-        tracing::info!(tenant = %name, "dropped tenant schema with its owner row");
-    } else {
+        return Ok(am);
+    }
+    if let Some(name) = E::render_active(&am).and_then(|raw| TenantName::new(raw).ok()) {
         tracing::info!(tenant = %name, "owner row deleted; tenant schema kept (drop = false)");
     }
     Ok(am)
@@ -453,19 +551,95 @@ fn pk_condition<E: EntityTrait>(
     Ok(condition)
 }
 
-/// The stored row `am` refers to.
-async fn load<E, C>(am: &E::ActiveModel, db: &C) -> Result<E::Model, DbErr>
+/// The stored row `am` refers to, locked for the rest of the caller's transaction
+/// (`SELECT … FOR UPDATE`; on a pool the lock ends with the statement, and the scripts that
+/// act on the row check its values again).
+async fn load_locked<E, C>(am: &E::ActiveModel, db: &C) -> Result<Option<E::Model>, DbErr>
 where
     E: EntityTrait,
     C: ConnectionTrait,
 {
     let condition = pk_condition::<E>(|col| am.get(col).into_value())?;
-    E::find().filter(condition).one(db).await?.ok_or_else(|| {
-        DbErr::RecordNotFound(format!(
-            "sea-tenant owner hook: no {} row with this primary key",
-            E::default().table_name()
-        ))
-    })
+    E::find().filter(condition).lock_exclusive().one(db).await
+}
+
+/// An active model with every column set: from `am` where it sets one, else from `stored`.
+fn overlay<E: EntityTrait>(
+    am: Option<&E::ActiveModel>,
+    stored: &E::Model,
+) -> Result<E::ActiveModel, DbErr> {
+    let mut out = <E::ActiveModel as ActiveModelTrait>::default();
+    for column in E::Column::iter() {
+        let value = match am.map(|am| am.get(column)) {
+            Some(ActiveValue::Set(value)) => value,
+            _ => stored.get(column),
+        };
+        out.try_set(column, value)?;
+    }
+    Ok(out)
+}
+
+/// `WHERE field = …` for every template field, the values taken from `stored`.
+fn template_condition<E: TenantOwner>(stored: &E::Model) -> Result<Condition, DbErr> {
+    let fields = E::template_update(&overlay::<E>(None, stored)?);
+    let mut condition = Condition::all();
+    for column in E::Column::iter() {
+        if let ActiveValue::Set(value) = fields.get(column) {
+            condition = condition.add(column.eq(value).into_condition());
+        }
+    }
+    Ok(condition)
+}
+
+/// `body` as a PL/pgSQL `DO` block, under a dollar-quote tag that does not occur in it.
+fn guarded_block(body: &str, tenant: &TenantName) -> Result<String, DbErr> {
+    let block = format!("BEGIN\n{body}\nEND");
+    let tag = provision::dollar_tag(&block, tenant.as_str()).map_err(into_db_err)?;
+    Ok(format!("DO {tag}{block}{tag}"))
+}
+
+/// The check that runs under the tenant's lock before an owner row's schema is provisioned:
+/// the row must still exist (it is locked `FOR SHARE` until the provisioning commits), and a
+/// schema of its name must not predate it. `age(xmin)` compares the transactions that wrote
+/// the row and the schema's catalog entry: a schema written later was created for this row
+/// (by a deploy or an `ensure` that listed it), an older one was left by an earlier owner.
+fn owner_guard_sql<E: TenantOwner>(model: &E::Model, name: &TenantName) -> Result<String, Error> {
+    let pk = pk_condition::<E>(|col| Some(model.get(col)))?;
+    let row_age = E::find()
+        .select_only()
+        .expr(Expr::cust("pg_catalog.age(xmin)"))
+        .filter(pk)
+        .lock_shared()
+        .build(DbBackend::Postgres)
+        .to_string();
+    let body = format!(
+        "DECLARE row_age integer;\nBEGIN\nrow_age := ({row_age});\n\
+         IF row_age IS NULL THEN RAISE EXCEPTION USING ERRCODE = '{ROW_GONE}', MESSAGE = {gone};\n\
+         END IF;\n\
+         IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {lit} \
+         AND pg_catalog.age(xmin) >= row_age) THEN RAISE EXCEPTION USING ERRCODE = \
+         '{DUPLICATE_SCHEMA}', MESSAGE = {exists};\nEND IF;\nEND",
+        lit = name.literal(),
+        gone = quote_literal(&format!("owner row of tenant {name} is gone")),
+        exists = quote_literal(&format!(
+            "schema {} already exists and predates its owner row",
+            name.quoted()
+        )),
+    );
+    let tag = provision::dollar_tag(&body, name.as_str())?;
+    Ok(format!("DO {tag}{body}{tag}"))
+}
+
+fn changed_too_often<E: EntityTrait>(tenant: Option<TenantName>) -> Error {
+    let source = DbErr::Custom(format!(
+        "sea-tenant owner hook: the {} row kept changing while its tenant schema was being \
+         renamed or dropped; nothing was done",
+        E::default().table_name()
+    ));
+    match tenant {
+        Some(tenant) => Error::Tenant { tenant, source },
+        None => Error::Db(source),
+    }
 }
 
 async fn delete_row<E, C>(model: &E::Model, db: &C) -> Result<(), DbErr>

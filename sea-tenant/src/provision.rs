@@ -49,7 +49,9 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
-use crate::lock::lock_sql;
+use crate::lock::{
+    DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, lock_both_sql, lock_sql, sqlstate,
+};
 use crate::name::quote_literal;
 use crate::version_table::VersionTable;
 use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
@@ -121,8 +123,9 @@ impl MigrationScript {
         self.steps.iter().map(|s| s.name.as_str()).collect()
     }
 
-    /// A script that creates the schema `tenant` (failing if it exists), its version table,
-    /// applies every migration and records each one.
+    /// A script that takes the tenant's advisory lock, creates the schema `tenant` (failing
+    /// with SQLSTATE `42P06` if it exists), its version table, applies every migration and
+    /// records each one.
     ///
     /// ```
     /// # use sea_orm_migration::prelude::*;
@@ -140,6 +143,9 @@ impl MigrationScript {
     pub fn create_sql(&self, tenant: &TenantName) -> String {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
+        // The lock first, before anything looks the name up (see `lock.rs`).
+        push(&mut sql, &lock_sql(tenant));
+        push(&mut sql, &refuse_existing_sql(tenant));
         push(&mut sql, SAVE_SEARCH_PATH);
         push(&mut sql, &format!("CREATE SCHEMA {}", tenant.quoted()));
         push(&mut sql, &set_search_path(tenant));
@@ -157,11 +163,21 @@ impl MigrationScript {
 
     /// A script that creates the schema `tenant` and its version table if missing, and
     /// applies each migration the version table does not list, under the tenant's advisory
-    /// lock. Idempotent.
+    /// lock. Idempotent: a schema that a concurrent caller just created is simply used.
     pub fn ensure_sql(&self, tenant: &TenantName) -> Result<String> {
+        self.guarded_ensure_sql(tenant, "")
+    }
+
+    /// [`MigrationScript::ensure_sql`] with `guard`, SQL run right after the lock is taken and
+    /// before anything is created, that may abort the script (an owner-row check).
+    pub(crate) fn guarded_ensure_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
+        // The lock first, before anything looks the name up (see `lock.rs`).
         push(&mut sql, &lock_sql(tenant));
+        if !guard.trim().is_empty() {
+            push(&mut sql, guard);
+        }
         push(&mut sql, SAVE_SEARCH_PATH);
         push(
             &mut sql,
@@ -192,6 +208,30 @@ impl MigrationScript {
     }
 }
 
+/// A `DO` block raising `duplicate_schema` if the schema `tenant` exists. Run under the
+/// tenant's lock, its answer stays true until the transaction ends. The name is validated
+/// (no quotes, no `$`), so it cannot end the block.
+fn refuse_existing_sql(tenant: &TenantName) -> String {
+    format!(
+        "DO $sea_tenant_chk$ BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace \
+         WHERE nspname = {lit}) THEN RAISE EXCEPTION USING ERRCODE = '{DUPLICATE_SCHEMA}', \
+         MESSAGE = {msg}; END IF; END $sea_tenant_chk$",
+        lit = tenant.literal(),
+        msg = quote_literal(&format!("schema {} already exists", tenant.quoted())),
+    )
+}
+
+/// A `DO` block raising `invalid_schema_name` if the schema `tenant` does not exist.
+fn require_existing_sql(tenant: &TenantName) -> String {
+    format!(
+        "DO $sea_tenant_chk$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace \
+         WHERE nspname = {lit}) THEN RAISE EXCEPTION USING ERRCODE = '{MISSING_SCHEMA}', \
+         MESSAGE = {msg}; END IF; END $sea_tenant_chk$",
+        lit = tenant.literal(),
+        msg = quote_literal(&format!("schema {} does not exist", tenant.quoted())),
+    )
+}
+
 fn cache() -> std::sync::MutexGuard<'static, HashMap<TypeId, Arc<MigrationScript>>> {
     lock(&RENDERED)
 }
@@ -209,7 +249,7 @@ fn push(sql: &mut String, statement: &str) {
 }
 
 /// A dollar-quote tag that does not occur in `body`.
-fn dollar_tag(body: &str, migration: &str) -> Result<String> {
+pub(crate) fn dollar_tag(body: &str, migration: &str) -> Result<String> {
     (0..100)
         .map(|i| format!("$sea_tenant_{i}$"))
         .find(|tag| !body.contains(tag.as_str()))
@@ -281,6 +321,9 @@ where
     C: ConnectionTrait,
 {
     let script = MigrationScript::of::<M>().await?;
+    // Checked first without the lock too: inside a caller's transaction this answers the
+    // common case without a failed statement (which would abort that transaction). The
+    // script checks again under the lock.
     if schema_exists(db, tenant).await? {
         return Err(Error::SchemaExists {
             tenant: tenant.clone(),
@@ -288,13 +331,29 @@ where
     }
     db.execute_unprepared(&script.create_sql(tenant))
         .await
-        .map_err(Error::tenant_db(tenant))?;
+        .map_err(|e| classify(e, tenant, tenant))?;
+    Ok(())
+}
+
+/// Provisions the tenant of an owner row: under the tenant's lock, runs `guard` (which
+/// checks the row and refuses a leftover schema), then creates the schema if missing and
+/// applies the pending migrations. A schema a concurrent deploy created for the row is used.
+pub(crate) async fn provision_owned_on<M, C>(db: &C, tenant: &TenantName, guard: &str) -> Result<()>
+where
+    M: MigratorTrait + 'static,
+    C: ConnectionTrait,
+{
+    let script = MigrationScript::of::<M>().await?;
+    db.execute_unprepared(&script.guarded_ensure_sql(tenant, guard)?)
+        .await
+        .map_err(|e| classify(e, tenant, tenant))?;
     Ok(())
 }
 
 /// Creates the schema `tenant` if it is missing and applies the migrations of `M` that its
 /// version table does not list, in one script on `db`, under the tenant's advisory lock.
-/// Idempotent; the repair for owner rows whose hooks did not run (`insert_many`, a crash
+/// Idempotent, and safe to run concurrently with itself, the migrator and owner hooks on the
+/// same tenant; the repair for owner rows whose hooks did not run (`insert_many`, a crash
 /// between an insert and its provisioning).
 ///
 /// ```no_run
@@ -321,8 +380,8 @@ where
     Ok(())
 }
 
-/// Renames the schema `from` to `to` on `db`. Fails with [`Error::SchemaExists`] if `to`
-/// exists, [`Error::MissingSchema`] if `from` does not.
+/// Renames the schema `from` to `to` on `db`, under both tenants' locks. Fails with
+/// [`Error::SchemaExists`] if `to` exists, [`Error::MissingSchema`] if `from` does not.
 ///
 /// ```no_run
 /// use sea_tenant::{TenantName, provision};
@@ -337,17 +396,20 @@ pub async fn rename_tenant_on<C: ConnectionTrait>(
     from: &TenantName,
     to: &TenantName,
 ) -> Result<()> {
-    rename_with(db, from, to, "").await
+    rename_with(db, from, to, "").await.map(|_| ())
 }
 
-/// [`rename_tenant_on`] followed by `also`, SQL that must commit or fail together with the
-/// rename (the owner row's update), in the same script.
+/// [`rename_tenant_on`] with `guard`, SQL run under the locks before the rename that must
+/// commit or fail together with it (the owner row's checked update), in the same script.
+/// `Ok(false)`: the guard raised `serialization_failure` (the owner row changed since it was
+/// read), nothing was done.
 pub(crate) async fn rename_with<C: ConnectionTrait>(
     db: &C,
     from: &TenantName,
     to: &TenantName,
-    also: &str,
-) -> Result<()> {
+    guard: &str,
+) -> Result<bool> {
+    // Checked first without the locks (see `create_tenant_on`), then again under them.
     if schema_exists(db, to).await? {
         return Err(Error::SchemaExists { tenant: to.clone() });
     }
@@ -357,20 +419,24 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
         });
     }
     let mut sql = String::new();
+    push(&mut sql, &lock_both_sql(from, to));
+    if !guard.trim().is_empty() {
+        push(&mut sql, guard);
+    }
+    push(&mut sql, &refuse_existing_sql(to));
+    push(&mut sql, &require_existing_sql(from));
     push(
         &mut sql,
         &format!("ALTER SCHEMA {} RENAME TO {}", from.quoted(), to.quoted()),
     );
-    if !also.trim().is_empty() {
-        push(&mut sql, also);
+    match db.execute_unprepared(&sql).await {
+        Ok(_) => Ok(true),
+        Err(e) if sqlstate(&e).as_deref() == Some(ROW_CHANGED) => Ok(false),
+        Err(e) => Err(classify(e, from, to)),
     }
-    db.execute_unprepared(&sql)
-        .await
-        .map_err(Error::tenant_db(from))?;
-    Ok(())
 }
 
-/// Drops the schema `tenant` with everything in it, if it exists.
+/// Drops the schema `tenant` with everything in it, if it exists, under the tenant's lock.
 ///
 /// ```no_run
 /// use sea_tenant::{TenantName, provision};
@@ -380,13 +446,35 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
 /// # Ok(()) }
 /// ```
 pub async fn drop_tenant_on<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<()> {
-    db.execute_unprepared(&format!(
-        "DROP SCHEMA IF EXISTS {} CASCADE",
-        tenant.quoted()
-    ))
-    .await
-    .map_err(Error::tenant_db(tenant))?;
+    db.execute_unprepared(&drop_sql(tenant))
+        .await
+        .map_err(Error::tenant_db(tenant))?;
     Ok(())
+}
+
+/// Takes the tenant's lock and drops its schema if it exists.
+pub(crate) fn drop_sql(tenant: &TenantName) -> String {
+    format!(
+        "{}; DROP SCHEMA IF EXISTS {} CASCADE",
+        lock_sql(tenant),
+        tenant.quoted()
+    )
+}
+
+/// Turns the SQLSTATEs sea-tenant's scripts raise into typed errors: `duplicate_schema` is
+/// about `to` (the schema to be created), `invalid_schema_name` about `from`.
+fn classify(err: DbErr, from: &TenantName, to: &TenantName) -> Error {
+    match sqlstate(&err).as_deref() {
+        Some(DUPLICATE_SCHEMA) => Error::SchemaExists { tenant: to.clone() },
+        Some(MISSING_SCHEMA) => Error::MissingSchema {
+            tenant: from.clone(),
+        },
+        Some(ROW_GONE) => Error::OwnerRowGone { tenant: to.clone() },
+        _ => Error::Tenant {
+            tenant: from.clone(),
+            source: err,
+        },
+    }
 }
 
 /// Whether the schema `tenant` exists (as seen by `db`'s transaction, if any).
