@@ -242,12 +242,18 @@ impl Report {
             .iter()
             .map(|t| t.outcome.rolled_back().len())
             .sum();
-        let mut text = format!("{}: {} tenants", self.operation, self.tenants.len());
+        let mut text = format!(
+            "{}: {}",
+            self.operation,
+            counted(self.tenants.len(), "tenant", "tenants")
+        );
         if self.applied_count() > 0 {
-            text += &format!(", {} migrations applied", self.applied_count());
+            let applied = counted(self.applied_count(), "migration", "migrations");
+            text += &format!(", {applied} applied");
         }
         if rolled_back > 0 {
-            text += &format!(", {rolled_back} migrations rolled back");
+            let rolled_back = counted(rolled_back, "migration", "migrations");
+            text += &format!(", {rolled_back} rolled back");
         }
         let up_to_date = count(|o| matches!(o, Outcome::UpToDate));
         if up_to_date > 0 {
@@ -271,7 +277,8 @@ impl Report {
             .map(|t| t.outcome.unconfirmed().len())
             .sum();
         if unconfirmed > 0 {
-            text += &format!(", {unconfirmed} migrations not confirmed durable");
+            let unconfirmed = counted(unconfirmed, "migration", "migrations");
+            text += &format!(", {unconfirmed} not confirmed durable");
         }
         text += &format!(
             ", {} failed",
@@ -279,6 +286,11 @@ impl Report {
         );
         text
     }
+}
+
+/// `1 tenant`, `2 tenants`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A table with one line per tenant, then the summary.
@@ -304,5 +316,45 @@ impl fmt::Display for Report {
             writeln!(f, "warning: {warning}")?;
         }
         write!(f, "{}", self.summary())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(tenants: Vec<Outcome>) -> Report {
+        Report {
+            operation: Operation::Up(None),
+            tenants: tenants
+                .into_iter()
+                .enumerate()
+                .map(|(i, outcome)| TenantReport {
+                    tenant: format!("t_{i}"),
+                    outcome,
+                })
+                .collect(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn summary_counts_in_the_singular_and_the_plural() {
+        let one = report(vec![Outcome::Changed {
+            rolled_back: Vec::new(),
+            applied: vec![Arc::from("m1")],
+        }]);
+        assert_eq!(one.summary(), "up: 1 tenant, 1 migration applied, 0 failed");
+        let two = report(vec![
+            Outcome::Changed {
+                rolled_back: vec![Arc::from("m2")],
+                applied: vec![Arc::from("m1"), Arc::from("m2")],
+            },
+            Outcome::UpToDate,
+        ]);
+        assert_eq!(
+            two.summary(),
+            "up: 2 tenants, 2 migrations applied, 1 migration rolled back, 1 already up to date, 0 failed"
+        );
     }
 }
