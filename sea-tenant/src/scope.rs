@@ -20,8 +20,8 @@
 //! # How names resolve
 //!
 //! Every statement runs inside a transaction of the scope's own whose `search_path` was set with
-//! `set_config('search_path', '"tenant", pg_temp', true)`: transaction-local, so it ends with
-//! the transaction (also on a PgBouncer server connection in transaction mode).
+//! `SET LOCAL search_path TO "tenant", pg_temp`: transaction-local, so it ends with the
+//! transaction (also on a PgBouncer server connection in transaction mode).
 //!
 //! The path is the tenant's schema **alone**, then `pg_temp` (last, so that no temporary table
 //! shadows a tenant table): `public` is not on it. A table missing from the tenant's schema is
@@ -39,8 +39,7 @@
 //! # What the scope guarantees
 //!
 //! Whatever SQL is sent, nothing of it outlives the scope on the pooled connection: the scope
-//! begins and ends every transaction with messages of its own, and the one that ends it also
-//! resets the session (settings, role, cursors, `LISTEN`, temporary tables, sequence state,
+//! begins and ends every transaction with messages of its own, then resets the session (settings, role, cursors, `LISTEN`, temporary tables, sequence state,
 //! session advisory locks). Transaction control, `search_path` changes, `PREPARE`,
 //! `DEALLOCATE` and `LOAD` are refused with a [`ScopeError`] before anything is sent. Named
 //! prepared statements are kept per search path, so tenants whose tables differ never share
@@ -50,12 +49,14 @@
 //! # Round trips
 //!
 //! A single `SELECT` (no `FOR …` locking) whose values are integers, booleans or strings costs
-//! one round trip: `BEGIN READ ONLY; set_config; <query>; ROLLBACK; <reset>` as one
-//! simple-protocol message (`scope/inline.rs` writes the values in, and refuses anything it
-//! cannot be sure of, a second statement included). Any other statement costs `BEGIN; set_config`
-//! plus the statement, plus `COMMIT; <reset>` (a read-only one's `ROLLBACK` runs in a
-//! background task before the connection is reused). [`TenantScope::begin`] is one round trip,
-//! each statement of a [`TenantTransaction`] one, its commit one. Read-only single statements run
+//! one round trip: `BEGIN READ ONLY; SET LOCAL search_path …; <query>` as one simple-protocol
+//! message (`scope/inline.rs` writes the values in, and refuses anything it cannot be sure of,
+//! a second statement included). Any other statement costs `BEGIN; SET LOCAL` plus the
+//! statement, plus `COMMIT` for a write. [`TenantScope::begin`] is one round trip, each
+//! statement of a [`TenantTransaction`] one, its commit one: what a plain connection costs.
+//! What ends a scope's work without the caller waiting (a read-only `ROLLBACK`, the session
+//! reset after `COMMIT`) runs in a background task that holds the connection until it is done,
+//! so no other borrower can see the connection before. Read-only single statements run
 //! `READ ONLY`, so a `SELECT` with side effects fails loudly instead of being rolled back
 //! silently: run such statements in a transaction.
 //!

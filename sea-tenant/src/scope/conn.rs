@@ -157,8 +157,14 @@ impl ScopedConn {
             self.depth -= 1;
             return Ok(());
         }
-        let text = self.sql.commit();
-        let outcome = self.send(&text).await;
+        let outcome = self.send("COMMIT").await;
+        if outcome.is_ok() {
+            // The caller waits for the commit only; the session reset runs in the background
+            // before the connection can be borrowed again.
+            let reset = self.sql.reset_after_commit().to_owned();
+            self.end_in_background(reset);
+            return Ok(());
+        }
         self.finish_after(outcome).await
     }
 
@@ -238,6 +244,15 @@ impl ScopedConn {
     }
 
     fn end_on_drop(&mut self) {
+        // Settings, temporary tables and cursors go with the rollback itself.
+        let text = self.sql.rollback();
+        self.end_in_background(text);
+    }
+
+    /// Sends `text` (the end of the transaction and/or the session reset) in a background task
+    /// that then returns the connection to the pool; a connection that cannot be reset, or no
+    /// runtime to reset it on, closes it instead.
+    fn end_in_background(&mut self, text: String) {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
@@ -245,8 +260,6 @@ impl ScopedConn {
         self.depth = 0;
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                // Settings, temporary tables and cursors go with the rollback itself.
-                let text = self.sql.rollback();
                 runtime.spawn(async move {
                     let reset = sqlx::Executor::execute(&mut *conn, AssertSqlSafe(text)).await;
                     if reset.is_err() {
@@ -372,9 +385,10 @@ enum StatementText {
     Unnamed(String),
 }
 
-/// Runs a read-only `select` (one statement, no bind parameters) in its own transaction with
-/// the tenant's path, rolled back and reset in the same simple-protocol message: one round
-/// trip, and nothing of it outlives the message.
+/// Runs a read-only `select` (one statement, no bind parameters) in a read-only transaction
+/// with the tenant's path, begun in the same simple-protocol message: one round trip. The
+/// rollback and reset then run in a background task before the connection is reused, as for
+/// any read-only statement of a scope.
 pub(crate) async fn query_once(
     pool: &PgPool,
     sql: &Arc<ScopeSql>,
@@ -391,8 +405,7 @@ pub(crate) async fn query_once(
     loop {
         match results.try_next().await {
             Ok(Some(Either::Left(_))) => completed += 1,
-            // BEGIN and set_config complete before the caller's rows; ROLLBACK and the reset
-            // after them.
+            // BEGIN and SET LOCAL complete before the caller's rows.
             Ok(Some(Either::Right(row))) if completed == 2 => rows.push(row.into()),
             Ok(Some(Either::Right(_))) => {}
             Ok(None) => break,
@@ -405,11 +418,13 @@ pub(crate) async fn query_once(
     drop(results);
     match failure {
         None => {
-            this.state = State::Done;
+            this.state = State::Open;
+            this.depth = 1;
+            this.finish_in_background();
             Ok(rows)
         }
         Some(err) => {
-            // The message stopped at the error: the transaction is still open (failed).
+            // The message stopped at the error: whatever ran of it is undone and reset.
             this.recover().await;
             Err(query_err(err))
         }

@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use sea_orm::TransactionOptions;
 
 use crate::TenantName;
-use crate::name::{quote_ident, quote_literal};
+use crate::name::quote_ident;
 
 /// Undoes what a committed transaction can leave on a session, whatever SQL ran in it:
 /// `SET` of any setting (also `SET ROLE`, `SET SESSION AUTHORIZATION`, session
@@ -30,8 +30,9 @@ pub(crate) struct ScopeSql {
     pub(crate) tenant: TenantName,
     /// The tenant's schema and the shared ones, quoted: what the caller's names resolve in.
     pub(crate) search_path: String,
-    /// `SELECT set_config('search_path', '"tenant", pg_temp', true)`: transaction-local, and
-    /// `pg_temp` last so that no temporary table can shadow a tenant table.
+    /// `SET LOCAL search_path TO "tenant", pg_temp`: transaction-local, and `pg_temp` last so
+    /// that no temporary table can shadow a tenant table. (A utility statement: cheaper for the
+    /// server than `SELECT set_config(…)`, which is planned and executed.)
     set_path: String,
     /// Appended to statements prepared under a name, so that each search path has statements
     /// of its own: a plan prepared for one tenant never meets another tenant's tables.
@@ -44,10 +45,7 @@ impl ScopeSql {
             .chain(shared.iter().map(|s| quote_ident(s)))
             .collect::<Vec<_>>()
             .join(", ");
-        let set_path = format!(
-            "SELECT set_config('search_path', {}, true)",
-            quote_literal(&format!("{search_path}, pg_temp"))
-        );
+        let set_path = format!("SET LOCAL search_path TO {search_path}, pg_temp");
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         search_path.hash(&mut hasher);
         let statement_tag = format!("\n/* sea-tenant {:016x} */", hasher.finish());
@@ -73,19 +71,16 @@ impl ScopeSql {
         format!("{begin}; {}", self.set_path)
     }
 
-    /// A read-only `select` (one statement, values written in) wrapped in its own transaction,
-    /// rolled back and reset in the same message: one round trip, nothing left behind. Its rows
-    /// are the ones between the second and third command completions.
+    /// A read-only `select` (one statement, values written in) in a read-only transaction of
+    /// its own, begun in the same message: one round trip. Its rows are the ones after the
+    /// second command completion; the transaction stays open (see `conn::query_once`).
     pub(crate) fn one_message_select(&self, select: &str) -> String {
-        format!(
-            "BEGIN READ ONLY; {};\n{select}\n; ROLLBACK; {RESET_AFTER_ROLLBACK}",
-            self.set_path
-        )
+        format!("BEGIN READ ONLY; {};\n{select}", self.set_path)
     }
 
-    /// `COMMIT` and the reset of the session.
-    pub(crate) fn commit(&self) -> String {
-        format!("COMMIT; {RESET_AFTER_COMMIT}")
+    /// The reset of the session after `COMMIT`.
+    pub(crate) fn reset_after_commit(&self) -> &'static str {
+        RESET_AFTER_COMMIT
     }
 
     /// `ROLLBACK` and the reset of what a rollback leaves.
@@ -120,7 +115,7 @@ mod tests {
         assert_eq!(sql.search_path, r#""org_7", "sh""ared", "it's""#);
         assert_eq!(
             sql.set_path,
-            r#"SELECT set_config('search_path', '"org_7", "sh""ared", "it''s", pg_temp', true)"#
+            r#"SET LOCAL search_path TO "org_7", "sh""ared", "it's", pg_temp"#
         );
         let begin = sql.begin(TransactionOptions {
             isolation_level: Some(IsolationLevel::Serializable),
@@ -128,7 +123,8 @@ mod tests {
             sqlite_transaction_mode: None,
         });
         assert!(
-            begin.starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SELECT set_config(")
+            begin
+                .starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SET LOCAL search_path")
         );
     }
 
