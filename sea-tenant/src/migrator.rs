@@ -84,6 +84,10 @@ pub const DEFAULT_RECYCLE_AFTER: usize = 250;
 /// The largest batch of tenants whose state is read together.
 const MAX_BATCH: usize = 500;
 
+/// How long the tenant listing may wait for the application's pool before a direct
+/// connection checks the server (see `TenantMigrator::list_tenants`).
+const PROBE_AFTER: Duration = Duration::from_millis(250);
+
 /// The default lock timeout of each migration transaction (as strong_migrations').
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -148,6 +152,11 @@ impl Stop {
 
     fn connection_ok(&self) {
         self.consecutive.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the last connection attempt failed.
+    fn connections_failing(&self) -> bool {
+        self.consecutive.load(Ordering::Relaxed) > 0
     }
 
     /// Counts a connection failure; trips the breaker at the limit, else pauses a little
@@ -496,14 +505,7 @@ impl TenantMigrator {
     /// report.
     pub async fn run(&self, operation: Operation) -> Result<Report> {
         self.check_version_table()?;
-        // One direct connection first: a server that refuses, is full or does not answer is
-        // reported at once with its own error, not after the pool's acquire timeout.
-        close_quietly(self.connect_direct().await?).await;
-        let rows = self
-            .source
-            .tenant_rows(&self.db)
-            .await
-            .map_err(Error::AllTenants)?;
+        let rows = self.list_tenants().await?;
         let mut warnings = Vec::new();
         if rows.is_empty() {
             warn!("all_tenants listed no tenants: nothing to do");
@@ -601,6 +603,35 @@ impl TenantMigrator {
             .collect())
     }
 
+    /// The tenant listing, on the application's pool (see [`Self::on_app_pool`]).
+    async fn list_tenants(&self) -> Result<Vec<TenantRow>> {
+        self.on_app_pool(self.source.tenant_rows(&self.db))
+            .await?
+            .map_err(Error::AllTenants)
+    }
+
+    /// Runs `work`, which waits for the application's pool. A pool that does not answer at
+    /// once (a server that refuses, is full or is silent keeps it waiting for its acquire
+    /// timeout, then says only "pool timed out") is checked meanwhile with a direct connection,
+    /// whose error ends the wait at once. A healthy pool costs no extra connection.
+    async fn on_app_pool<T>(
+        &self,
+        work: impl Future<Output = T>,
+    ) -> std::result::Result<T, ConnectError> {
+        tokio::pin!(work);
+        let probe = async {
+            tokio::time::sleep(PROBE_AFTER).await;
+            self.connect_direct().await
+        };
+        tokio::select! {
+            done = &mut work => Ok(done),
+            probed = probe => {
+                close_quietly(probed?).await;
+                Ok(work.await)
+            }
+        }
+    }
+
     async fn run_on(
         &self,
         operation: Operation,
@@ -652,8 +683,27 @@ impl TenantMigrator {
 
         // The catalog answers for every tenant at once, on the application's pool (it opens
         // no tenant table); tenants it shows complete need no worker at all.
-        let complete = self.complete_set(operation).await;
-        let loaded = load_catalog(&self.db, &valid, &self.version_table, complete.as_ref()).await;
+        let loaded = self
+            .on_app_pool(async {
+                let complete = self.complete_set(operation).await;
+                load_catalog(&self.db, &valid, &self.version_table, complete.as_ref()).await
+            })
+            .await;
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                warn!(%error, "cannot connect to the server: no tenant was started");
+                for (i, tenant) in valid_at.iter().zip(&valid) {
+                    let entry = &mut report.tenants[*i];
+                    entry.outcome = failed(Error::TenantConnect {
+                        tenant: tenant.clone(),
+                        source: error.clone(),
+                    });
+                    self.report_progress(tenant.as_str(), &entry.outcome);
+                }
+                return self.finish_run(report);
+            }
+        };
         let work: Vec<Work> = match loaded {
             Ok(states) => valid_at
                 .into_iter()
@@ -717,6 +767,10 @@ impl TenantMigrator {
             report.tenants = slots.into_inner().unwrap_or_else(|e| e.into_inner());
         }
 
+        self.finish_run(report)
+    }
+
+    fn finish_run(&self, report: Report) -> Report {
         info!(summary = %report.summary(), "tenant migration run finished");
         if let Some(progress) = &self.progress {
             progress.finish(&report);
@@ -749,6 +803,7 @@ impl TenantMigrator {
         let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn: Option<DatabaseConnection> = None;
         let mut served = 0;
+        let mut opened = false;
         loop {
             let next = {
                 let mut q = lock();
@@ -767,7 +822,7 @@ impl TenantMigrator {
                         continue;
                     }
                     let c = match self
-                        .worker_connection(&mut conn, &mut served, dedicated)
+                        .worker_connection(&mut conn, &mut served, &mut opened, dedicated, stop)
                         .await
                     {
                         Ok(c) => c,
@@ -805,7 +860,7 @@ impl TenantMigrator {
                         }
                     };
                     let c = match self
-                        .worker_connection(&mut conn, &mut served, dedicated)
+                        .worker_connection(&mut conn, &mut served, &mut opened, dedicated, stop)
                         .await
                     {
                         Ok(c) => c,
@@ -845,7 +900,9 @@ impl TenantMigrator {
         &self,
         conn: &mut Option<DatabaseConnection>,
         served: &mut usize,
+        opened: &mut bool,
         dedicated: bool,
+        stop: &Stop,
     ) -> Result<DatabaseConnection, ConnectError> {
         if !dedicated {
             // A single tenant is not worth a new connection: the pool is safe to use, since
@@ -859,7 +916,11 @@ impl TenantMigrator {
         if let Some(c) = conn {
             return Ok(c.clone());
         }
-        let c = self.dedicated_connection().await?;
+        // A worker's first connection follows the catalog read that just succeeded; any
+        // later one replaces a connection that broke (or is recycled): check first.
+        let probe = *opened || stop.connections_failing();
+        let c = self.dedicated_connection(probe).await?;
+        *opened = true;
         *conn = Some(c.clone());
         Ok(c)
     }
@@ -950,11 +1011,17 @@ impl TenantMigrator {
     }
 
     /// A one-connection pool with the application pool's connect options, so tenant work
-    /// never runs on (or leaves catalog cache in) a connection the application reuses. A
-    /// direct connection is opened (and closed) first: the pool's own connect retries a
-    /// refused or full server until its acquire timeout and then hides why.
-    async fn dedicated_connection(&self) -> Result<DatabaseConnection, ConnectError> {
-        close_quietly(self.connect_direct().await?).await;
+    /// never runs on (or leaves catalog cache in) a connection the application reuses.
+    ///
+    /// The pool's own connect retries a refused or full server until its acquire timeout and
+    /// then hides why. So while connections fail (`probe`), a direct connection is opened (and
+    /// closed) first to fail fast with the cause; while the server answers, that would only
+    /// double the connects of every run (the run itself starts with one such probe). A pool
+    /// connect that still fails is probed once to say why.
+    async fn dedicated_connection(&self, probe: bool) -> Result<DatabaseConnection, ConnectError> {
+        if probe {
+            close_quietly(self.connect_direct().await?).await;
+        }
         let options = (*self.db.get_postgres_connection_pool().connect_options()).clone();
         // The worker is the connection's only user and has just used it: a ping before every
         // transaction would only add a round trip.
@@ -964,9 +1031,15 @@ impl TenantMigrator {
             .test_before_acquire(false)
             .acquire_timeout(self.connect_timeout)
             .connect_with(options)
-            .await
-            .map_err(|e| ConnectError::Failed(Arc::new(e)))?;
-        Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+            .await;
+        match pool {
+            Ok(pool) => Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool)),
+            Err(error) if !probe => {
+                close_quietly(self.connect_direct().await?).await;
+                Err(ConnectError::Failed(Arc::new(error)))
+            }
+            Err(error) => Err(ConnectError::Failed(Arc::new(error))),
+        }
     }
 
     async fn run_tenant(
