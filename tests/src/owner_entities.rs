@@ -1,5 +1,5 @@
 //! Owner entities for the `owner_*` tests, each in the classic `DeriveEntityModel` form
-//! ([`classic`]) and the 2.0 `#[sea_orm::model]` form ([`dense`]), with the same module and
+//! (`classic`) and the 2.0 `#[sea_orm::model]` form (`dense`), with the same module and
 //! field names so that one test body runs against both.
 //!
 //! - `org_id`: `org_<id>`, default options, hooks by `tenant_behavior!`;
