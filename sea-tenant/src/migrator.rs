@@ -196,9 +196,21 @@ async fn close_quietly(conn: PgConnection) {
     conn.close().await.ok();
 }
 
-async fn drop_connection(conn: &mut Option<DatabaseConnection>) {
-    if let Some(old) = conn.take() {
-        old.close().await.ok();
+/// A worker's own connection (see `TenantMigrator::worker_connection`).
+#[derive(Default)]
+struct WorkerConn {
+    current: Option<DatabaseConnection>,
+    /// Tenants served on `current`, for recycling.
+    served: usize,
+    /// Whether this worker has opened a connection before.
+    opened: bool,
+}
+
+impl WorkerConn {
+    async fn drop_current(&mut self) {
+        if let Some(old) = self.current.take() {
+            old.close().await.ok();
+        }
     }
 }
 
@@ -801,9 +813,7 @@ impl TenantMigrator {
             entry.outcome = outcome;
         };
         let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
-        let mut conn: Option<DatabaseConnection> = None;
-        let mut served = 0;
-        let mut opened = false;
+        let mut conn = WorkerConn::default();
         loop {
             let next = {
                 let mut q = lock();
@@ -821,10 +831,7 @@ impl TenantMigrator {
                         done_stopped(&done, chunk, outcome, stop);
                         continue;
                     }
-                    let c = match self
-                        .worker_connection(&mut conn, &mut served, &mut opened, dedicated, stop)
-                        .await
-                    {
+                    let c = match self.worker_connection(&mut conn, dedicated, stop).await {
                         Ok(c) => c,
                         Err(error) => {
                             lock().unread.push_front(chunk);
@@ -836,7 +843,7 @@ impl TenantMigrator {
                         Ok(ready) => lock().ready.extend(ready),
                         Err((chunk, error)) => {
                             // The connection broke: nothing was read, nobody was touched.
-                            drop_connection(&mut conn).await;
+                            conn.drop_current().await;
                             lock().unread.push_front(chunk);
                             stop.connection_failed(&error).await;
                         }
@@ -859,10 +866,7 @@ impl TenantMigrator {
                             continue;
                         }
                     };
-                    let c = match self
-                        .worker_connection(&mut conn, &mut served, &mut opened, dedicated, stop)
-                        .await
-                    {
+                    let c = match self.worker_connection(&mut conn, dedicated, stop).await {
                         Ok(c) => c,
                         Err(error) => {
                             // Not started: back to the queue, for this or another worker,
@@ -873,10 +877,10 @@ impl TenantMigrator {
                         }
                     };
                     let outcome = self.run_tenant(&c, operation, &tenant, state).await;
-                    served += 1;
+                    conn.served += 1;
                     match &outcome {
                         Outcome::Failed { error, .. } if is_connection_error(error) => {
-                            drop_connection(&mut conn).await;
+                            conn.drop_current().await;
                             stop.connection_failed(error).await;
                         }
                         _ => stop.connection_ok(),
@@ -889,7 +893,7 @@ impl TenantMigrator {
                 }
             }
         }
-        if let Some(c) = conn.filter(|_| dedicated) {
+        if let Some(c) = conn.current.filter(|_| dedicated) {
             c.close().await.ok();
         }
     }
@@ -898,9 +902,7 @@ impl TenantMigrator {
     /// the worker's own, opened on first use and replaced after `recycle_after` tenants.
     async fn worker_connection(
         &self,
-        conn: &mut Option<DatabaseConnection>,
-        served: &mut usize,
-        opened: &mut bool,
+        conn: &mut WorkerConn,
         dedicated: bool,
         stop: &Stop,
     ) -> Result<DatabaseConnection, ConnectError> {
@@ -909,19 +911,19 @@ impl TenantMigrator {
             // every tenant setting is transaction-local.
             return Ok(self.db.clone());
         }
-        if *served >= self.recycle_after {
-            drop_connection(conn).await;
-            *served = 0;
+        if conn.served >= self.recycle_after {
+            conn.drop_current().await;
+            conn.served = 0;
         }
-        if let Some(c) = conn {
+        if let Some(c) = &conn.current {
             return Ok(c.clone());
         }
         // A worker's first connection follows the catalog read that just succeeded; any
         // later one replaces a connection that broke (or is recycled): check first.
-        let probe = *opened || stop.connections_failing();
+        let probe = conn.opened || stop.connections_failing();
         let c = self.dedicated_connection(probe).await?;
-        *opened = true;
-        *conn = Some(c.clone());
+        conn.opened = true;
+        conn.current = Some(c.clone());
         Ok(c)
     }
 
