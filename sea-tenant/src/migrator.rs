@@ -916,7 +916,13 @@ impl TenantMigrator {
             conn.served = 0;
         }
         if let Some(c) = &conn.current {
-            return Ok(c.clone());
+            // sqlx closes a connection that broke on its way back to the pool; reconnecting
+            // inside the pool would retry a refusing server for the whole acquire timeout and
+            // then hide why. Replace it here instead, which shows the cause at once.
+            if c.get_postgres_connection_pool().size() > 0 {
+                return Ok(c.clone());
+            }
+            conn.drop_current().await;
         }
         // A worker's first connection follows the catalog read that just succeeded; any
         // later one replaces a connection that broke (or is recycled): check first.
