@@ -72,7 +72,7 @@ impl ScopedConn {
         })
     }
 
-    /// Takes a connection from `pool` and runs `begin_sql` (a `BEGIN …; SELECT set_config(…)`
+    /// Takes a connection from `pool` and runs `begin_sql` (a `BEGIN …; SET LOCAL search_path …`
     /// built by the scope) on it: one round trip.
     pub(crate) async fn begin(
         pool: &PgPool,
@@ -81,7 +81,11 @@ impl ScopedConn {
         named: bool,
     ) -> Result<ScopedConn, DbErr> {
         let mut this = Self::acquire(pool, sql, named).await?;
-        this.send(begin_sql).await.map_err(query_err)?;
+        if let Err(err) = this.send(begin_sql).await {
+            // `BEGIN` may have run and the path not: end whatever is open, or close.
+            this.recover().await;
+            return Err(query_err(err));
+        }
         this.state = State::Open;
         this.depth = 1;
         Ok(this)
