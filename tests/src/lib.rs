@@ -82,6 +82,15 @@ impl TestDb {
     pub async fn pool(&self, max_connections: u32) -> DatabaseConnection {
         connect(&self.url, max_connections).await
     }
+
+    /// A pool on the same database through PgBouncer in transaction mode ([`pgbouncer_url`]).
+    pub async fn pool_through_pgbouncer(&self, max_connections: u32) -> DatabaseConnection {
+        connect(
+            &url_with_database(&pgbouncer_url(), &self.name),
+            max_connections,
+        )
+        .await
+    }
 }
 
 impl Drop for TestDb {

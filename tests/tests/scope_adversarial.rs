@@ -3,12 +3,12 @@
 //! tenants of different shapes, and cancellation, on a pool of one connection so that reuse is
 //! certain, directly and through PgBouncer in transaction mode.
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
+use sea_tenant_tests::TestDb;
 use sea_tenant_tests::adversary::{
     cancellation_suite, create_world, multi_statement_suite, prepared_shapes_suite,
     session_state_suite, temp_tables_suite,
 };
-use sea_tenant_tests::{TestDb, pgbouncer_url, url_with_database};
 
 /// A test database with the adversary's world, and a pool of one connection on it.
 async fn direct(label: &str) -> (TestDb, DatabaseConnection) {
@@ -23,14 +23,7 @@ async fn direct(label: &str) -> (TestDb, DatabaseConnection) {
 async fn bounced(label: &str) -> (TestDb, DatabaseConnection) {
     let test = TestDb::new(label).await;
     create_world(&test.db).await;
-    let mut options = ConnectOptions::new(url_with_database(&pgbouncer_url(), &test.name));
-    options
-        .max_connections(1)
-        .min_connections(0)
-        .sqlx_logging(false);
-    let one = Database::connect(options)
-        .await
-        .expect("connect through PgBouncer");
+    let one = test.pool_through_pgbouncer(1).await;
     (test, one)
 }
 
