@@ -323,9 +323,9 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        screen::check_all(&self.tenant, sql)?;
+        let statements = screen::statements(&self.tenant, sql)?;
         let mut conn = self.open(TransactionOptions::default()).await?;
-        let result = conn.execute_unprepared(sql).await?;
+        let result = conn.execute_unprepared(&statements).await?;
         conn.commit().await?;
         Ok(result)
     }

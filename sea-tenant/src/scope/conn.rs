@@ -4,7 +4,8 @@
 //! path`, `COMMIT; reset`), so that beginning costs one round trip and ending also resets the
 //! session in the same round trip. sqlx is not told about the transaction (its depth stays 0):
 //! this guard tracks it, and on drop ends it in a background task, or closes the connection
-//! when the state on the server is unknown.
+//! when the state on the server is unknown. Statements reach it already checked by `screen`
+//! (the scope and the transaction check before they take a connection).
 
 use std::sync::Arc;
 
@@ -17,7 +18,6 @@ use sea_query_sqlx::SqlxValues;
 
 use futures::TryStreamExt;
 
-use super::screen;
 use super::sql::ScopeSql;
 
 /// Where the connection is in its life. The state decides what `Drop` must do to return it
@@ -276,7 +276,6 @@ impl ScopedConn {
     }
 
     pub(crate) async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult, DbErr> {
-        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         bound_query(&text, stmt)
@@ -290,7 +289,6 @@ impl ScopedConn {
         &mut self,
         stmt: &Statement,
     ) -> Result<Option<QueryResult>, DbErr> {
-        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         bound_query(&text, stmt)
@@ -301,7 +299,6 @@ impl ScopedConn {
     }
 
     pub(crate) async fn query_all(&mut self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
-        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         bound_query(&text, stmt)
@@ -311,18 +308,18 @@ impl ScopedConn {
             .map_err(query_err)
     }
 
-    /// Runs each statement of `sql` on its own through the extended protocol, unnamed: the
-    /// server then refuses any piece that still holds two commands, so nothing can run
-    /// outside the tenant transaction whatever the text.
-    pub(crate) async fn execute_unprepared(&mut self, sql: &str) -> Result<ExecResult, DbErr> {
-        let statements = screen::split(&self.sql.tenant, sql)?;
-        for statement in &statements {
-            screen::check(&self.sql.tenant, statement)?;
-        }
+    /// Runs each of `statements` (from `screen::statements`, which split and checked them) on
+    /// its own through the extended protocol, unnamed: the server then refuses any piece that
+    /// still holds two commands, so nothing can run outside the tenant transaction whatever
+    /// the text.
+    pub(crate) async fn execute_unprepared(
+        &mut self,
+        statements: &[&str],
+    ) -> Result<ExecResult, DbErr> {
         let mut total = PgQueryResult::default();
         for statement in statements {
             let conn = self.ready().await?;
-            let done = sqlx::query(AssertSqlSafe(statement))
+            let done = sqlx::query(AssertSqlSafe(*statement))
                 .persistent(false)
                 .execute(conn)
                 .await
@@ -338,7 +335,6 @@ impl ScopedConn {
         stmt: &Statement,
         rows: &tokio::sync::mpsc::Sender<Result<QueryResult, DbErr>>,
     ) -> Result<(), DbErr> {
-        screen::check_single(&self.sql.tenant, &stmt.sql)?;
         let text = self.statement_text(stmt);
         let conn = self.ready().await?;
         let mut fetched = bound_query(&text, stmt).fetch(conn);

@@ -88,12 +88,14 @@ pub(crate) fn check_single(tenant: &TenantName, sql: &str) -> Result<(), ScopeEr
     statements.iter().try_for_each(|s| check(tenant, s))
 }
 
-/// Checks every statement of `sql`: [`split`] + [`check`].
-pub(crate) fn check_all(tenant: &TenantName, sql: &str) -> Result<(), ScopeError> {
-    for statement in split(tenant, sql)? {
-        check(tenant, statement)?;
-    }
-    Ok(())
+/// The statements of `sql` for `execute_unprepared`, each checked: [`split`] + [`check`].
+pub(crate) fn statements<'s>(
+    tenant: &TenantName,
+    sql: &'s str,
+) -> Result<Vec<&'s str>, ScopeError> {
+    let statements = split(tenant, sql)?;
+    statements.iter().try_for_each(|s| check(tenant, s))?;
+    Ok(statements)
 }
 
 /// The first three words of `statement` after blanks and comments, upper-cased (words are
