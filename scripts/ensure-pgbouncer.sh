@@ -34,8 +34,10 @@ st_ensure_pgbouncer() {
     bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
   fi
 
-  # DATABASE_URL: postgres://user[:pass]@host[:port]/db[?…]
-  rest=${DATABASE_URL#*://}
+  # DATABASE_URL: postgres://user[:pass]@host[:port]/db[?…]; sourced on its own (without
+  # ensure-postgres.sh) it forwards to the local server the tests default to.
+  rest=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  rest=${rest#*://}
   user=${rest%%@*}; user=${user%%:*}
   case "$rest" in *@*) hostport=${rest#*@} ;; *) hostport=$rest; user=postgres ;; esac
   hostport=${hostport%%/*}; hostport=${hostport%%\?*}
