@@ -49,14 +49,16 @@
 //! # Round trips
 //!
 //! A single `SELECT` (no `FOR …` locking) whose values are integers, booleans or strings costs
-//! one round trip: `BEGIN READ ONLY; SET LOCAL search_path …; <query>` as one simple-protocol
-//! message (`scope/inline.rs` writes the values in, and refuses anything it cannot be sure of,
-//! a second statement included). Any other statement costs `BEGIN; SET LOCAL` plus the
-//! statement, plus `COMMIT` for a write. [`TenantScope::begin`] is one round trip, each
-//! statement of a [`TenantTransaction`] one, its commit one: what a plain connection costs.
-//! What ends a scope's work without the caller waiting (a read-only `ROLLBACK`, the session
-//! reset after `COMMIT`) runs in a background task that holds the connection until it is done,
-//! so no other borrower can see the connection before. Read-only single statements run
+//! one round trip: `BEGIN READ ONLY; SET LOCAL search_path …; <query>; ROLLBACK; <reset>` as
+//! one simple-protocol message (`scope/inline.rs` writes the values in, and refuses anything it
+//! cannot be sure of, a second statement included); the caller has its rows when the query
+//! completes, and the pool reads the rest of the replies before it lends the connection again.
+//! Any other statement costs `BEGIN; SET LOCAL` plus the statement, plus `COMMIT` for a write.
+//! [`TenantScope::begin`] is one round trip, each statement of a [`TenantTransaction`] one, its
+//! commit one: what a plain connection costs. What ends a scope's work without the caller
+//! waiting (the rollback of other read-only statements, the session reset after `COMMIT`) runs
+//! in a background task that holds the connection until it is done, so no other borrower can
+//! see the connection before. Read-only single statements run
 //! `READ ONLY`, so a `SELECT` with side effects fails loudly instead of being rolled back
 //! silently: run such statements in a transaction.
 //!

@@ -386,9 +386,10 @@ enum StatementText {
 }
 
 /// Runs a read-only `select` (one statement, no bind parameters) in a read-only transaction
-/// with the tenant's path, begun in the same simple-protocol message: one round trip. The
-/// rollback and reset then run in a background task before the connection is reused, as for
-/// any read-only statement of a scope.
+/// with the tenant's path that is begun, rolled back and reset in the same simple-protocol
+/// message: one round trip. The caller has its rows when the `select` completes; the replies
+/// to the rollback and reset are read when the pool takes the connection back (sqlx drains a
+/// connection's pending replies and checks it on release, before anyone can borrow it).
 pub(crate) async fn query_once(
     pool: &PgPool,
     sql: &Arc<ScopeSql>,
@@ -402,13 +403,18 @@ pub(crate) async fn query_once(
     let mut completed = 0;
     let mut rows = Vec::new();
     let mut failure = None;
-    loop {
+    // BEGIN and SET LOCAL complete before the caller's rows; its statement is the third.
+    while completed < 3 {
         match results.try_next().await {
             Ok(Some(Either::Left(_))) => completed += 1,
-            // BEGIN and SET LOCAL complete before the caller's rows.
             Ok(Some(Either::Right(row))) if completed == 2 => rows.push(row.into()),
             Ok(Some(Either::Right(_))) => {}
-            Ok(None) => break,
+            Ok(None) => {
+                failure = Some(sqlx::Error::Protocol(
+                    "the server ended the scope's message early".to_owned(),
+                ));
+                break;
+            }
             Err(err) => {
                 failure = Some(err);
                 break;
@@ -418,9 +424,7 @@ pub(crate) async fn query_once(
     drop(results);
     match failure {
         None => {
-            this.state = State::Open;
-            this.depth = 1;
-            this.finish_in_background();
+            this.state = State::Done;
             Ok(rows)
         }
         Some(err) => {

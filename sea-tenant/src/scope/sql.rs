@@ -72,10 +72,15 @@ impl ScopeSql {
     }
 
     /// A read-only `select` (one statement, values written in) in a read-only transaction of
-    /// its own, begun in the same message: one round trip. Its rows are the ones after the
-    /// second command completion; the transaction stays open (see `conn::query_once`).
+    /// its own, begun, rolled back and reset in the same message: one round trip, and the
+    /// server plans nothing but the caller's statement and the advisory-lock release. Its rows
+    /// are the ones after the second command completion (see `conn::query_once`).
     pub(crate) fn one_message_select(&self, select: &str) -> String {
-        format!("BEGIN READ ONLY; {};\n{select}", self.set_path)
+        format!(
+            "BEGIN READ ONLY; {};\n{select}\n; {}",
+            self.set_path,
+            self.rollback()
+        )
     }
 
     /// The reset of the session after `COMMIT`.
