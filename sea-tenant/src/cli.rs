@@ -23,13 +23,14 @@
 //! ```
 //!
 //! Commands and flags follow sea-orm-cli: `up [-n N]`, `down [-n N]` (default 1), `status`,
-//! `fresh`, `refresh`, `reset`, `generate NAME`; `-u/--database-url` or `DATABASE_URL`, `-v`.
-//! Tenant selection and scale: `--tenant NAME` and `--except NAME` (repeatable),
-//! `--concurrency N`, `--fail-fast`, `--create-missing`. Faults: `--lock-timeout 10s` (how long
-//! a migration waits for a lock, `0` for no limit), `--lock-retries 2`, `--connect-timeout 10s`
-//! (also read from the URL's `?connect_timeout=` in seconds, as libpq does). The exit code is 0 when every tenant
-//! succeeded, 1 when any failed, is missing or was skipped (they are listed on stderr), and 2
-//! for a usage or connection error.
+//! `fresh`, `refresh`, `reset`, `generate MIGRATION_NAME [-d DIR]` (the `generate` of
+//! [`codegen`](crate::codegen)); `-u/--database-url` or `DATABASE_URL`, `-v`. Tenant
+//! selection and scale: `--tenant NAME` and `--except NAME` (repeatable), `--concurrency N`,
+//! `--fail-fast`, `--create-missing`. Faults: `--lock-timeout 10s` (how long a migration
+//! waits for a lock, `0` for no limit), `--lock-retries 2`, `--connect-timeout 10s` (also
+//! read from the URL's `?connect_timeout=` in seconds, as libpq does). The exit code is 0
+//! when every tenant succeeded, 1 when any failed, is missing or was skipped (they are
+//! listed on stderr), and 2 for a usage or connection error.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -43,8 +44,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait;
 
+use crate::codegen::{NewMigration, Target};
 use crate::report::{Operation, Outcome, Report};
-use crate::{AllTenants, Error, Progress, TenantMigrator, generate};
+use crate::{AllTenants, Error, Progress, TenantMigrator};
 
 /// The command line of a tenant migration binary.
 #[derive(Debug, Parser)]
@@ -139,10 +141,14 @@ pub enum Command {
     Refresh,
     /// Roll back every migration.
     Reset,
-    /// Write a new, empty tenant migration file and register it in the migrator.
+    /// Generate a new, empty tenant migration and register it in the migrator.
+    ///
+    /// Migrations generated from the entities come from the application's `codegen` binary
+    /// (see `sea_tenant::codegen`).
     Generate {
-        /// The migration's name, e.g. `add_due_date_to_task`.
-        name: String,
+        /// The migration's name.
+        #[command(flatten)]
+        migration: NewMigration,
         /// The migration crate's directory (its `src/lib.rs` is updated).
         #[arg(short = 'd', long)]
         migration_dir: Option<PathBuf>,
@@ -196,21 +202,9 @@ where
         Some(Command::Refresh) => Operation::Refresh,
         Some(Command::Reset) => Operation::Reset,
         Some(Command::Generate {
-            name,
+            migration,
             migration_dir: dir,
-        }) => {
-            let dir = dir.as_deref().unwrap_or(migration_dir);
-            return match generate::new_migration(dir, name) {
-                Ok(path) => {
-                    println!("Created {}", path.display());
-                    0
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    2
-                }
-            };
-        }
+        }) => return migration.run(dir.as_deref().unwrap_or(migration_dir), Target::Tenant),
     };
 
     let Some(url) = cli.database_url.clone() else {

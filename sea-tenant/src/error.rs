@@ -1,7 +1,5 @@
 //! The crate's error type.
 
-use std::path::PathBuf;
-
 use sea_orm::DbErr;
 
 use crate::{NameError, TenantName};
@@ -126,19 +124,22 @@ pub enum Error {
     #[error(transparent)]
     Db(#[from] DbErr),
 
-    /// Reading or writing a file (the migration generator).
-    #[error("{path}: {source}", path = path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+    /// A migration of the tenant set, or an owner hook's statement, cannot be rendered into
+    /// the SQL script that provisions a tenant (see [`provision`](crate::provision)).
+    #[error("rendering the provisioning script: {subject}: {reason}")]
+    ProvisionScript {
+        /// What was being rendered, e.g. `migration m20260101_000001_create_project`.
+        subject: String,
+        /// Why it cannot be.
+        reason: String,
     },
 
-    /// The migration generator cannot do what was asked.
-    #[error("generate: {0}")]
-    Generate(String),
+    /// An owner row's tenant name cannot be rendered: a field of its template has no value.
+    #[error("{template}: a template field has no value")]
+    IncompleteTemplate {
+        /// The owner entity's template, e.g. `org_<id>`.
+        template: &'static str,
+    },
 }
 
 impl Error {

@@ -76,7 +76,6 @@ mod catalog;
 pub mod cli;
 pub mod codegen;
 mod error;
-pub mod generate;
 mod lock;
 mod migrator;
 mod name;

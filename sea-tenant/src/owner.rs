@@ -298,10 +298,9 @@ where
         // The stored row with the fields `am` sets: the row as the UPDATE will leave it.
         let merged = overlay::<E>(Some(&am), &stored)?;
         let raw = E::render_active(&merged).ok_or_else(|| {
-            into_db_err(Error::Generate(format!(
-                "{}: a template field has no value",
-                E::TEMPLATE
-            )))
+            into_db_err(Error::IncompleteTemplate {
+                template: E::TEMPLATE,
+            })
         })?;
         let new_name = TenantName::new(raw).map_err(|e| into_db_err(e.into()))?;
         if new_name == old_name {

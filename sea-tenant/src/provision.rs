@@ -30,7 +30,7 @@
 //! # Limits
 //!
 //! - A migration that reads from the database while running `up` (e.g.
-//!   `manager.has_table(…)`) cannot be rendered: [`Error::Generate`] names it. Use the
+//!   `manager.has_table(…)`) cannot be rendered: [`Error::ProvisionScript`] names it. Use the
 //!   migrator (`ensure_tenant`) for such sets.
 //! - Statements that PostgreSQL refuses inside a transaction block (`CREATE INDEX
 //!   CONCURRENTLY`, `VACUUM`, …) fail here, as they would in the migrator's per-migration
@@ -106,12 +106,13 @@ impl MigrationScript {
         let mut steps = Vec::new();
         for migration in M::migrations() {
             let name = migration.name().to_owned();
-            migration.up(&manager).await.map_err(|e| {
-                Error::Generate(format!(
-                    "migration {name} cannot be rendered to SQL for owner-entity provisioning \
-                     (it must only execute statements, not read): {e}"
-                ))
-            })?;
+            migration
+                .up(&manager)
+                .await
+                .map_err(|e| Error::ProvisionScript {
+                    subject: format!("migration {name}"),
+                    reason: format!("it must only execute statements, not read: {e}"),
+                })?;
             let statements = std::mem::take(&mut *lock(&log));
             steps.push(Step { name, statements });
         }
@@ -253,7 +254,10 @@ pub(crate) fn dollar_tag(body: &str, migration: &str) -> Result<String> {
     (0..100)
         .map(|i| format!("$sea_tenant_{i}$"))
         .find(|tag| !body.contains(tag.as_str()))
-        .ok_or_else(|| Error::Generate(format!("migration {migration}: no free dollar-quote tag")))
+        .ok_or_else(|| Error::ProvisionScript {
+            subject: migration.to_owned(),
+            reason: "no free dollar-quote tag".to_owned(),
+        })
 }
 
 const SAVE_SEARCH_PATH: &str = "SELECT set_config('sea_tenant.saved_search_path', \

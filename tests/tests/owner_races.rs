@@ -390,9 +390,9 @@ mod creation_races {
                     .await
                     .and_then(|report| {
                         match report.tenant("org_5").map(|t| &t.outcome) {
-                            Some(Outcome::Failed { error, .. }) => Err(
-                                sea_tenant::Error::Generate(format!("deploy failed: {error}")),
-                            ),
+                            Some(Outcome::Failed { error, .. }) => Err(sea_tenant::Error::Db(
+                                sea_orm::DbErr::Custom(format!("deploy failed: {error}")),
+                            )),
                             _ => Ok(()),
                         }
                     }),

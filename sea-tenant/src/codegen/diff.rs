@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use super::error::{Error, Result};
 use super::model::{Column, ForeignKey, Key, Snapshot, Table};
-use crate::{Error, Result};
 
 /// One schema change. Each carries what its reversal needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// Create a table with its columns and primary key (its keys come as separate ops).
     CreateTable(Table),
     /// Drop a table; its `down` is an error (the rows are gone).
@@ -82,7 +82,7 @@ pub enum Op {
 
 impl Op {
     /// The reverse operation, or why there is none.
-    pub fn reverse(&self) -> std::result::Result<Op, String> {
+    pub(crate) fn reverse(&self) -> std::result::Result<Op, String> {
         Ok(match self.clone() {
             Op::CreateTable(t) => Op::DropTable(t),
             Op::DropTable(t) => {
@@ -179,7 +179,7 @@ impl std::fmt::Display for Op {
 /// The operations that turn `old` into `new`, in the order a migration applies them.
 /// Changes the generator cannot express safely (a column's type, a primary key, a table
 /// moving between public and the tenants) are errors.
-pub fn diff(old: &Snapshot, new: &Snapshot) -> Result<Vec<Op>> {
+pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Result<Vec<Op>> {
     let mut ops = Vec::new();
     for (name, table) in &new.tables {
         match old.tables.get(name) {
@@ -215,12 +215,11 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Result<Vec<Op>> {
 }
 
 fn diff_table(ops: &mut Vec<Op>, old: &Table, new: &Table) -> Result<()> {
-    let unsupported = |what: String| {
-        Err(Error::Generate(format!(
-            "{}: {what} is not supported by the generator; write that migration by hand \
-             and record it with `generate --snapshot-only`",
-            new.name
-        )))
+    let unsupported = |change: String| {
+        Err(Error::UnsupportedChange {
+            table: new.name.clone(),
+            change,
+        })
     };
     if old.placement != new.placement {
         return unsupported(format!(

@@ -7,7 +7,9 @@
 //! Snapshots are JSON, `snapshots/tables.json` in each migration crate, committed with the
 //! migrations. `generate --check` fails when the entities and the snapshots disagree, for CI.
 //! A project whose migrations were written by hand records its starting point once with
-//! `generate --snapshot-only`.
+//! `generate --snapshot-only`. `generate MIGRATION_NAME` writes an empty migration into the
+//! tenant crate (`--global`: the public one), the `generate` a tenant migration binary
+//! ([`crate::cli`]) also has.
 //!
 //! The application links its entities into a small binary:
 //!
@@ -34,26 +36,25 @@
 //! }
 //! ```
 
+mod cli;
 mod diff;
+mod error;
+mod migration_crate;
 mod model;
 mod registry;
 mod render;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
-
-pub use diff::{Op, diff};
-pub use model::{ColType, Column, FkAction, ForeignKey, Key, Placement, Snapshot, Table, Target};
+pub use cli::{NewMigration, run_cli, run_cli_with};
+pub use error::{Error, Result};
+pub use model::Target;
 pub use registry::Registry;
-pub use render::{render, rustfmt};
 
-use crate::{Error, Result, generate};
-
-/// The snapshot file inside a migration crate.
-pub const SNAPSHOT_PATH: &str = "snapshots/tables.json";
+use diff::{Op, diff};
+use model::Snapshot;
+use render::{render, rustfmt};
 
 /// The registry and the two migration crates it generates into.
 pub struct Codegen {
@@ -98,55 +99,43 @@ impl Codegen {
         }
     }
 
-    /// The snapshot recorded in `target`'s crate; empty when there is none yet.
-    pub fn recorded(&self, target: Target) -> Result<Snapshot> {
-        let path = self.dir(target).join(SNAPSHOT_PATH);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| Error::Generate(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Snapshot::default()),
-            Err(source) => Err(Error::Io { path, source }),
-        }
-    }
-
-    /// What each crate would get from `generate --auto`: the operations per target, empty
-    /// when nothing changed.
-    pub fn pending(&self) -> Result<BTreeMap<Target, Vec<Op>>> {
-        let declared = self.registry.snapshots()?;
-        let mut out = BTreeMap::new();
-        for (target, snapshot) in &declared {
-            out.insert(*target, diff(&self.recorded(*target)?, snapshot)?);
-        }
-        Ok(out)
+    /// What each crate would get from [`generate`](Self::generate), one line per operation;
+    /// empty when nothing changed.
+    pub fn pending(&self) -> Result<BTreeMap<Target, Vec<String>>> {
+        Ok(self
+            .planned()?
+            .into_iter()
+            .map(|(target, (_, ops))| (target, ops.iter().map(Op::to_string).collect()))
+            .collect())
     }
 
     /// Writes a migration named `name` into each crate whose tables changed, registers it,
     /// and records the new snapshots. Returns the files written (none when nothing changed).
+    /// Nothing is written when either crate cannot take its file.
     pub fn generate(&self, name: &str) -> Result<Vec<GeneratedFile>> {
-        let declared = self.registry.snapshots()?;
-        let mut planned = Vec::new();
-        for (target, snapshot) in &declared {
-            let ops = diff(&self.recorded(*target)?, snapshot)?;
-            if !ops.is_empty() {
-                planned.push((*target, ops));
-            }
-        }
-        let module = generate::module_name(name)?;
-        for (target, _) in &planned {
-            generate::check_writable(self.dir(*target), &module)?;
+        let planned: Vec<(Target, Snapshot, Vec<Op>)> = self
+            .planned()?
+            .into_iter()
+            .filter(|(_, (_, ops))| !ops.is_empty())
+            .map(|(target, (declared, ops))| (target, declared, ops))
+            .collect();
+        let module = migration_crate::module_name(name)?;
+        for (target, _, _) in &planned {
+            migration_crate::check_writable(self.dir(*target), &module)?;
         }
         let mut written = Vec::new();
-        for (target, ops) in planned {
+        for (target, declared, ops) in planned {
+            let dir = self.dir(target);
             let source = render(target, &ops);
             let (text, formatted) = match rustfmt(&source) {
                 Some(text) => (text, true),
                 None => (source, false),
             };
-            let path = generate::write_migration(self.dir(target), &module, &text)?;
+            let path = migration_crate::write_migration(dir, &module, &text)?;
             if formatted {
-                format_file(&self.dir(target).join("src/lib.rs"))?;
+                migration_crate::format_lib(dir)?;
             }
-            self.write_snapshot(target, &declared[&target])?;
+            migration_crate::write_snapshot(dir, &declared)?;
             written.push(GeneratedFile {
                 target,
                 path,
@@ -160,208 +149,24 @@ impl Codegen {
     /// Records the entities as they are, writing no migration: for a project whose
     /// migrations so far were written by hand and match the entities.
     pub fn snapshot_only(&self) -> Result<()> {
-        for (target, snapshot) in &self.registry.snapshots()? {
-            self.write_snapshot(*target, snapshot)?;
+        for (target, snapshot) in self.registry.snapshots()? {
+            migration_crate::write_snapshot(self.dir(target), &snapshot)?;
         }
         Ok(())
     }
 
-    fn write_snapshot(&self, target: Target, snapshot: &Snapshot) -> Result<()> {
-        let path = self.dir(target).join(SNAPSHOT_PATH);
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
+    /// Per crate: the tables the entities declare, and the operations from the recorded
+    /// snapshot to them.
+    fn planned(&self) -> Result<BTreeMap<Target, (Snapshot, Vec<Op>)>> {
+        let mut out = BTreeMap::new();
+        for (target, declared) in self.registry.snapshots()? {
+            let ops = diff(
+                &migration_crate::read_snapshot(self.dir(target))?,
+                &declared,
+            )?;
+            out.insert(target, (declared, ops));
         }
-        let mut text = serde_json::to_string_pretty(snapshot)
-            .map_err(|e| Error::Generate(format!("serializing the snapshot: {e}")))?;
-        text.push('\n');
-        std::fs::write(&path, text).map_err(io)
-    }
-}
-
-/// Reformats a file the generator edited (the migrator's `lib.rs`), so that the edit
-/// leaves it as `cargo fmt` would.
-fn format_file(path: &Path) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let text = std::fs::read_to_string(path).map_err(io)?;
-    if let Some(formatted) = rustfmt(&text)
-        && formatted != text
-    {
-        std::fs::write(path, formatted).map_err(io)?;
-    }
-    Ok(())
-}
-
-/// The code generator's command line.
-#[derive(Debug, Parser)]
-#[command(about = "Generate migrations from the application's SeaORM entities")]
-pub struct CodegenCli {
-    /// The public migration crate, instead of the one the program was built with.
-    #[arg(long, global = true, value_name = "DIR")]
-    pub public_dir: Option<PathBuf>,
-
-    /// The tenant migration crate, instead of the one the program was built with.
-    #[arg(long, global = true, value_name = "DIR")]
-    pub tenant_dir: Option<PathBuf>,
-
-    /// What to do.
-    #[command(subcommand)]
-    pub command: CodegenCommand,
-}
-
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum CodegenCommand {
-    /// Write a migration: from the entities with `--auto`, empty without.
-    Generate {
-        /// The migration's name, e.g. `add_due_date_to_task`.
-        #[arg(required_unless_present_any = ["check", "snapshot_only"])]
-        name: Option<String>,
-        /// Generate from the entities' changes since the last recorded snapshot.
-        #[arg(long, conflicts_with_all = ["check", "snapshot_only"])]
-        auto: bool,
-        /// Exit 1, listing the differences, when the entities have changes not generated.
-        #[arg(long, conflicts_with = "snapshot_only")]
-        check: bool,
-        /// Record the entities as the current state, without writing a migration.
-        #[arg(long)]
-        snapshot_only: bool,
-        /// Without `--auto`: write the empty migration into the public crate instead of the
-        /// tenant one.
-        #[arg(long)]
-        global: bool,
-    },
-}
-
-/// Parses the process arguments, runs the command and exits: 0 on success, 1 when
-/// `--check` finds differences, 2 on an error.
-pub fn run_cli(codegen: Codegen) -> ! {
-    std::process::exit(run_cli_with(std::env::args_os(), codegen))
-}
-
-/// [`run_cli`] on the given arguments (the first is the program name); returns the exit code.
-pub fn run_cli_with<I, T>(args: I, mut codegen: Codegen) -> i32
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let cli = match CodegenCli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
-    };
-    if let Some(dir) = cli.public_dir {
-        codegen.public_dir = dir;
-    }
-    if let Some(dir) = cli.tenant_dir {
-        codegen.tenant_dir = dir;
-    }
-    let codegen = &codegen;
-    let CodegenCommand::Generate {
-        name,
-        auto,
-        check,
-        snapshot_only,
-        global,
-    } = cli.command;
-    let result = if check {
-        return check_command(codegen);
-    } else if snapshot_only {
-        codegen.snapshot_only().map(|()| {
-            for target in [Target::Public, Target::Tenant] {
-                println!(
-                    "Recorded {}",
-                    codegen.dir(target).join(SNAPSHOT_PATH).display()
-                );
-            }
-        })
-    } else {
-        let name = name.unwrap_or_default();
-        if auto {
-            codegen.generate(&name).map(|files| print_generated(&files))
-        } else {
-            let target = if global {
-                Target::Public
-            } else {
-                Target::Tenant
-            };
-            generate::new_migration_in(codegen.dir(target), &name, target == Target::Public)
-                .map(|path| println!("Created {}", path.display()))
-        }
-    };
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
-}
-
-fn print_generated(files: &[GeneratedFile]) {
-    if files.is_empty() {
-        println!("No changes: the entities match the recorded snapshots; nothing written.");
-        return;
-    }
-    for file in files {
-        println!("Wrote {} migration {}", file.target, file.path.display());
-        for op in &file.operations {
-            println!("  - {op}");
-        }
-        if !file.formatted {
-            println!("  (rustfmt was not found: run `cargo fmt` on it)");
-        }
-    }
-    if files
-        .iter()
-        .any(|f| f.operations.iter().any(|op| op.starts_with("drop ")))
-    {
-        println!(
-            "Some operations drop things: a renamed column or table shows up as a drop and an \
-             add, which loses its data; edit the migration if that is not what you want."
-        );
-    }
-    println!("Audit the file(s) above before committing them and the updated snapshots.");
-}
-
-fn check_command(codegen: &Codegen) -> i32 {
-    match codegen.pending() {
-        Ok(pending) => {
-            let mut clean = true;
-            for (target, ops) in &pending {
-                if ops.is_empty() {
-                    continue;
-                }
-                clean = false;
-                println!(
-                    "{target} tables differ from {}:",
-                    codegen.dir(*target).join(SNAPSHOT_PATH).display()
-                );
-                for op in ops {
-                    println!("  - {op}");
-                }
-            }
-            if clean {
-                println!("Entities match the generated migrations.");
-                0
-            } else {
-                println!("Run `generate --auto NAME` and commit the result.");
-                1
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            // An entity declaration the generator rejects is also a CI failure.
-            1
-        }
+        Ok(out)
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Where an entity's table lives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Placement {
+pub(crate) enum Placement {
     /// Once, in `public`, shared by every tenant.
     Global,
     /// In every tenant schema.
@@ -23,7 +23,7 @@ pub enum Placement {
 
 impl Placement {
     /// The migration crate that creates the table.
-    pub fn target(&self) -> Target {
+    pub(crate) fn target(&self) -> Target {
         match self {
             Placement::Tenant => Target::Tenant,
             Placement::Global | Placement::AttributeTenant { .. } => Target::Public,
@@ -53,7 +53,7 @@ impl std::fmt::Display for Target {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
-pub enum ColType {
+pub(crate) enum ColType {
     SmallInteger,
     Integer,
     BigInteger,
@@ -77,7 +77,7 @@ pub enum ColType {
 
 /// A column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Column {
+pub(crate) struct Column {
     /// Its name.
     pub name: String,
     /// Its type.
@@ -95,7 +95,7 @@ pub struct Column {
 
 /// A named index or unique constraint over columns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Key {
+pub(crate) struct Key {
     /// The index's or constraint's name.
     pub name: String,
     /// Its columns, in order.
@@ -106,7 +106,7 @@ pub struct Key {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
-pub enum FkAction {
+pub(crate) enum FkAction {
     Cascade,
     Restrict,
     SetNull,
@@ -116,7 +116,7 @@ pub enum FkAction {
 
 /// A foreign key, resolved: where it points is decided when the model is built.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForeignKey {
+pub(crate) struct ForeignKey {
     /// The constraint's name.
     pub name: String,
     /// The referencing columns.
@@ -139,7 +139,7 @@ pub struct ForeignKey {
 
 /// A table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Table {
+pub(crate) struct Table {
     /// Its name (unqualified).
     pub name: String,
     /// Where it lives.
@@ -161,14 +161,14 @@ pub struct Table {
 
 impl Table {
     /// The column named `name`.
-    pub fn column(&self, name: &str) -> Option<&Column> {
+    pub(crate) fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
 }
 
 /// Every table of one migration crate, by name: the content of a snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The tables.
     pub tables: BTreeMap<String, Table>,
 }

@@ -10,17 +10,16 @@ use sea_orm::{
     RelationTrait, Schema,
 };
 
+use super::error::{Error, Result};
 use super::model::{
     ColType, Column, FkAction, ForeignKey, Key, Placement, Snapshot, Table, Target,
 };
-use crate::{Error, Result};
 
 /// The entities the generator writes migrations for, each declared once as global, tenant or
 /// attribute-tenant.
 ///
 /// ```
-/// use sea_orm::entity::prelude::*;
-/// use sea_tenant::codegen::{Registry, Target};
+/// use sea_tenant::codegen::{Codegen, Registry, Target};
 ///
 /// mod post {
 ///     use sea_orm::entity::prelude::*;
@@ -36,9 +35,12 @@ use crate::{Error, Result};
 ///     impl ActiveModelBehavior for ActiveModel {}
 /// }
 ///
-/// let snapshots = Registry::new().tenant::<post::Entity>().snapshots()?;
-/// assert!(snapshots[&Target::Tenant].tables.contains_key("post"));
-/// # Ok::<(), sea_tenant::Error>(())
+/// let registry = Registry::new().tenant::<post::Entity>();
+/// // Crates with no snapshot yet: everything is to be created.
+/// let scratch = std::env::temp_dir().join("sea_tenant_registry_doc");
+/// let codegen = Codegen::new(registry, scratch.join("migration"), scratch.join("tenant_migration"));
+/// assert_eq!(codegen.pending()?[&Target::Tenant], ["create table post"]);
+/// # Ok::<(), sea_tenant::codegen::Error>(())
 /// ```
 #[derive(Default)]
 pub struct Registry {
@@ -95,9 +97,9 @@ impl Registry {
     /// The tables of each migration crate as the entities declare them, foreign keys
     /// resolved. Fails on an unsupported column type, a foreign key to an unregistered
     /// table, or one from a public table to a tenant table.
-    pub fn snapshots(&self) -> Result<BTreeMap<Target, Snapshot>> {
+    pub(crate) fn snapshots(&self) -> Result<BTreeMap<Target, Snapshot>> {
         if !self.errors.is_empty() {
-            return Err(Error::Generate(self.errors.join("; ")));
+            return Err(Error::Entities(self.errors.clone()));
         }
         let mut tables: BTreeMap<String, Table> = BTreeMap::new();
         for entry in &self.entries {
@@ -105,10 +107,7 @@ impl Registry {
                 .insert(entry.table.name.clone(), entry.table.clone())
                 .is_some()
             {
-                return Err(Error::Generate(format!(
-                    "table {:?} is registered twice",
-                    entry.table.name
-                )));
+                return Err(Error::DuplicateTable(entry.table.name.clone()));
             }
         }
         // Composite foreign keys need a unique key on their target; collect those first and
@@ -117,12 +116,15 @@ impl Registry {
         for entry in &self.entries {
             let from = &entry.table;
             for raw in &entry.relations {
-                let to = tables.get(&raw.ref_table).ok_or_else(|| {
-                    Error::Generate(format!(
-                        "{}: foreign key to {:?}, which is not registered",
-                        from.name, raw.ref_table
-                    ))
-                })?;
+                let to = tables
+                    .get(&raw.ref_table)
+                    .ok_or_else(|| Error::ForeignKey {
+                        table: from.name.clone(),
+                        reason: format!(
+                            "foreign key to {:?}, which is not registered",
+                            raw.ref_table
+                        ),
+                    })?;
                 let (fk, unique) = resolve(from, to, raw)?;
                 if let Some(unique) = unique {
                     extra_uniques.push((to.name.clone(), unique));
@@ -177,13 +179,16 @@ fn resolve(from: &Table, to: &Table, raw: &RawFk) -> Result<(ForeignKey, Option<
             fk.ref_schema = Some("public".to_owned());
         }
         (_, Placement::Tenant) => {
-            return Err(Error::Generate(format!(
-                "{}: foreign key {:?} points from a public table to tenant table {:?}; \
-                 a tenant table exists once per tenant schema, so a row in public cannot \
-                 reference one of them. Declare the relation on the tenant side (tenant -> \
-                 public) or make {:?} a tenant table",
-                from.name, fk.name, to.name, from.name
-            )));
+            return Err(Error::ForeignKey {
+                table: from.name.clone(),
+                reason: format!(
+                    "foreign key {:?} points from a public table to tenant table {:?}; a \
+                     tenant table exists once per tenant schema, so a row in public cannot \
+                     reference one of them. Declare the relation on the tenant side (tenant \
+                     -> public) or make {:?} a tenant table",
+                    fk.name, to.name, from.name
+                ),
+            });
         }
         (Placement::AttributeTenant { column: a }, Placement::AttributeTenant { column: b }) => {
             fk.ref_schema = Some("public".to_owned());

@@ -1,5 +1,7 @@
 //! Registry, diff and renderer on small entities, without a database.
 
+use super::migration_crate::SNAPSHOT_PATH;
+use super::model::{ColType, Column, Key, Table};
 use super::*;
 
 mod account {
@@ -298,4 +300,39 @@ fn generate_writes_nothing_when_one_crate_cannot_take_the_file() {
     assert_eq!(std::fs::read_dir(root.join("pub/src")).unwrap().count(), 1);
     assert!(!root.join("pub").join(SNAPSHOT_PATH).exists());
     std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn an_empty_migration_is_formatted_and_says_where_it_runs() {
+    for (target, runs) in [
+        (Target::Tenant, "Runs inside each tenant schema"),
+        (Target::Public, "Runs in the public schema"),
+    ] {
+        let text = render::empty(target);
+        assert!(text.contains(runs), "{text}");
+        assert_eq!(render::rustfmt(&text).expect("rustfmt"), text);
+    }
+}
+
+#[test]
+fn generate_takes_a_migration_name_or_one_mode() {
+    // Crates that do not exist: nothing may be written, and an empty registry has no changes.
+    let root = std::env::temp_dir().join(format!("sea_tenant_cg_cli_{}", std::process::id()));
+    let run = |args: &[&str]| {
+        let codegen = Codegen::new(Registry::new(), root.join("pub"), root.join("ten"));
+        run_cli_with(["codegen", "generate"].iter().chain(args), codegen)
+    };
+    for refused in [
+        &[][..],
+        &["--auto"],
+        &["--check", "x"],
+        &["--check", "--snapshot-only"],
+        &["x", "--auto", "--global"],
+        &["--global", "--check"],
+    ] {
+        assert_eq!(run(refused), 2, "{refused:?}");
+    }
+    assert_eq!(run(&["--check"]), 0);
+    assert_eq!(run(&["--auto", "x"]), 0);
+    assert!(!root.exists());
 }

@@ -1,133 +1,124 @@
-//! `generate NAME`: a new migration file, registered in the crate's migrator, the way
-//! `sea-orm-cli migrate generate` does it.
+//! A migration crate on disk, as the generator reads and writes it: the migrator in
+//! `src/lib.rs` that each new migration is registered in, the migration files
+//! `src/m<YYYYMMDD_HHMMSS>_<name>.rs` (named as sea-orm-cli names them), and the snapshot of
+//! its tables.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{Error, Result};
+use super::error::{Error, Result};
+use super::model::{Snapshot, Target};
+use super::render;
 
-const TEMPLATE: &str = r#"use sea_orm_migration::prelude::*;
+/// The snapshot file inside a migration crate.
+pub(super) const SNAPSHOT_PATH: &str = "snapshots/tables.json";
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-/// Runs inside each tenant schema: `search_path` is the tenant alone, so unqualified names
-/// are the tenant's tables; reach global tables as `("public", "table")`.
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(())
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(())
-    }
-}
-"#;
-
-const PUBLIC_TEMPLATE: &str = r#"use sea_orm_migration::prelude::*;
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-/// Runs in the public schema: qualify tables as `("public", "table")`.
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(())
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(())
-    }
-}
-"#;
-
-/// Writes `src/m<YYYYMMDD_HHMMSS>_<name>.rs` into the migration crate at `crate_dir` and
-/// registers it in `src/lib.rs` (a `mod` line and an entry at the end of `migrations()`).
-/// Returns the new file's path. Nothing is written if `lib.rs` cannot be updated.
-pub fn new_migration(crate_dir: &Path, name: &str) -> Result<PathBuf> {
-    new_migration_in(crate_dir, name, false)
-}
-
-/// [`new_migration`] with the template of a public (`public = true`) or tenant migration.
-pub fn new_migration_in(crate_dir: &Path, name: &str, public: bool) -> Result<PathBuf> {
-    let module = module_name(name)?;
-    write_migration(
-        crate_dir,
-        &module,
-        if public { PUBLIC_TEMPLATE } else { TEMPLATE },
-    )
+/// Writes an empty migration named `name` into the crate at `crate_dir` (its doc comment
+/// says where `target`'s migrations run) and registers it. Returns the new file's path.
+pub(super) fn new_empty(crate_dir: &Path, target: Target, name: &str) -> Result<PathBuf> {
+    write_migration(crate_dir, &module_name(name)?, &render::empty(target))
 }
 
 /// `m<YYYYMMDD_HHMMSS>_<name>` for a snake_case `name`.
-pub(crate) fn module_name(name: &str) -> Result<String> {
+pub(super) fn module_name(name: &str) -> Result<String> {
     if name.is_empty()
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(Error::Generate(format!(
-            "migration name {name:?} must be snake_case: a-z, 0-9 and _"
-        )));
+        return Err(Error::MigrationName(name.to_owned()));
     }
     Ok(format!("m{}_{name}", utc_stamp(SystemTime::now())))
 }
 
 /// Whether [`write_migration`] would succeed: `src/lib.rs` can be edited and the file is
 /// new. Lets a caller writing into two crates fail before writing into either.
-pub(crate) fn check_writable(crate_dir: &Path, module: &str) -> Result<()> {
-    let src = crate_dir.join("src");
-    register(&read(&src.join("lib.rs"))?, module)?;
-    let file = src.join(format!("{module}.rs"));
-    if file.exists() {
-        return Err(Error::Generate(format!(
-            "{} exists already",
-            file.display()
-        )));
+pub(super) fn check_writable(crate_dir: &Path, module: &str) -> Result<()> {
+    Planned::new(crate_dir, module).map(drop)
+}
+
+/// Writes `src/<module>.rs` with `text` and registers it in `src/lib.rs`.
+pub(super) fn write_migration(crate_dir: &Path, module: &str, text: &str) -> Result<PathBuf> {
+    let planned = Planned::new(crate_dir, module)?;
+    write(&planned.file, text)?;
+    write(&planned.lib_path, &planned.lib)?;
+    Ok(planned.file)
+}
+
+/// A new migration's file, and `src/lib.rs` as it will be once the migration is registered.
+struct Planned {
+    file: PathBuf,
+    lib_path: PathBuf,
+    lib: String,
+}
+
+impl Planned {
+    fn new(crate_dir: &Path, module: &str) -> Result<Planned> {
+        let src = crate_dir.join("src");
+        let lib_path = src.join("lib.rs");
+        let lib = register(&read(&lib_path)?, module)?;
+        let file = src.join(format!("{module}.rs"));
+        if file.exists() {
+            return Err(Error::FileExists(file));
+        }
+        Ok(Planned {
+            file,
+            lib_path,
+            lib,
+        })
+    }
+}
+
+/// The snapshot recorded in the crate at `crate_dir`; empty when there is none yet.
+pub(super) fn read_snapshot(crate_dir: &Path) -> Result<Snapshot> {
+    let path = crate_dir.join(SNAPSHOT_PATH);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|source| Error::Snapshot { path, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Snapshot::default()),
+        Err(source) => Err(Error::Io { path, source }),
+    }
+}
+
+pub(super) fn write_snapshot(crate_dir: &Path, snapshot: &Snapshot) -> Result<()> {
+    let path = crate_dir.join(SNAPSHOT_PATH);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+    }
+    let mut text = serde_json::to_string_pretty(snapshot).map_err(|source| Error::Snapshot {
+        path: path.clone(),
+        source,
+    })?;
+    text.push('\n');
+    write(&path, &text)
+}
+
+/// Reformats the crate's `src/lib.rs` after a migration was registered in it, so that the
+/// edit leaves it as `cargo fmt` would.
+pub(super) fn format_lib(crate_dir: &Path) -> Result<()> {
+    let path = crate_dir.join("src/lib.rs");
+    let text = read(&path)?;
+    if let Some(formatted) = render::rustfmt(&text)
+        && formatted != text
+    {
+        write(&path, &formatted)?;
     }
     Ok(())
 }
 
-/// Writes `src/<module>.rs` with `text` and registers it in `src/lib.rs`.
-pub(crate) fn write_migration(crate_dir: &Path, module: &str, text: &str) -> Result<PathBuf> {
-    let src = crate_dir.join("src");
-    let lib_path = src.join("lib.rs");
-    let lib = read(&lib_path)?;
-    let registered = register(&lib, module)?;
-    let file = src.join(format!("{module}.rs"));
-    if file.exists() {
-        return Err(Error::Generate(format!(
-            "{} exists already",
-            file.display()
-        )));
-    }
-    write(&file, text)?;
-    write(&lib_path, &registered)?;
-    Ok(file)
-}
-
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(Error::io(path))
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::write(path, text).map_err(Error::io(path))
 }
 
 /// Adds `mod <module>;` after the last `mod m…;` line and `Box::new(<module>::Migration),`
 /// as the last element of the `vec![…]` in `migrations()`.
-pub(crate) fn register(lib: &str, module: &str) -> Result<String> {
-    let missing = |what: &str| {
-        Error::Generate(format!(
-            "src/lib.rs has no {what}; register {module} by hand"
-        ))
+fn register(lib: &str, module: &str) -> Result<String> {
+    let missing = |missing: &'static str| Error::Unregistrable {
+        missing,
+        module: module.to_owned(),
     };
     let fn_start = lib
         .find("fn migrations()")
@@ -273,7 +264,7 @@ impl MigratorTrait for Migrator {
     fn refuses_a_lib_without_migrations() {
         assert!(matches!(
             register("fn main() {}", "m1_x"),
-            Err(Error::Generate(_))
+            Err(Error::Unregistrable { .. })
         ));
     }
 
@@ -285,11 +276,11 @@ impl MigratorTrait for Migrator {
     }
 
     #[test]
-    fn new_migration_writes_and_registers() {
+    fn new_empty_writes_and_registers() {
         let dir = std::env::temp_dir().join(format!("sea_tenant_gen_{}", std::process::id()));
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(dir.join("src/lib.rs"), LIB).unwrap();
-        let path = new_migration(&dir, "add_due_date").unwrap();
+        let path = new_empty(&dir, Target::Tenant, "add_due_date").unwrap();
         let module = path.file_stem().unwrap().to_str().unwrap().to_owned();
         assert!(module.ends_with("_add_due_date"));
         assert!(
@@ -301,8 +292,8 @@ impl MigratorTrait for Migrator {
         assert!(lib.contains(&format!("mod {module};")));
         assert!(lib.contains(&format!("Box::new({module}::Migration)")));
         assert!(matches!(
-            new_migration(&dir, "Bad-Name"),
-            Err(Error::Generate(_))
+            new_empty(&dir, Target::Tenant, "Bad-Name"),
+            Err(Error::MigrationName(_))
         ));
         std::fs::remove_dir_all(&dir).ok();
     }
