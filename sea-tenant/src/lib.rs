@@ -73,7 +73,9 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod catalog;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "codegen")]
 pub mod codegen;
 mod error;
 mod lock;

@@ -10,7 +10,7 @@
 //! of its own.
 //!
 //! Instead, each `MigratorTrait` set is *rendered* once into SQL: every migration's `up` runs
-//! against a recording connection (sea-orm's `proxy` feature) that keeps the text of each
+//! against a recording connection (sea-orm's `mock` connection, driven by a recorder of ours) that keeps the text of each
 //! statement it is asked to execute and refuses reads. The result is cached per migrator
 //! type. Provisioning a tenant then sends one script through
 //! [`ConnectionTrait::execute_unprepared`], i.e. PostgreSQL's simple query protocol:
@@ -44,8 +44,9 @@ use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use sea_orm::{
-    ConnectionTrait, Database, DbBackend, DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow,
-    Statement,
+    ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr, ExecResult,
+    MockDatabase, MockDatabaseConnection, MockDatabaseTrait, MockExecResult, QueryResult,
+    Statement, Transaction,
 };
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
@@ -100,8 +101,9 @@ impl MigrationScript {
     async fn render<M: MigratorTrait>() -> Result<MigrationScript> {
         let recorder = Recorder::default();
         let log = recorder.log.clone();
-        let proxy: Arc<Box<dyn ProxyDatabaseTrait>> = Arc::new(Box::new(recorder));
-        let db = Database::connect_proxy(DbBackend::Postgres, proxy).await?;
+        let db = DatabaseConnection::from(DatabaseConnectionType::MockDatabaseConnection(
+            Arc::new(MockDatabaseConnection::new(recorder)),
+        ));
         let manager = SchemaManager::new(&db);
         let mut steps = Vec::new();
         for migration in M::migrations() {
@@ -281,19 +283,42 @@ struct Recorder {
     log: Arc<Mutex<Vec<String>>>,
 }
 
-#[async_trait::async_trait]
-impl ProxyDatabaseTrait for Recorder {
-    async fn query(&self, statement: Statement) -> Result<Vec<ProxyRow>, DbErr> {
+impl MockDatabaseTrait for Recorder {
+    fn execute(&mut self, _counter: usize, statement: Statement) -> Result<ExecResult, DbErr> {
+        // `Display` inlines the bound values with sea-query's PostgreSQL quoting.
+        lock(&self.log).push(statement.to_string());
+        // sea-orm builds an `ExecResult` only inside its own mock: let a one-result mock
+        // answer "done, nothing affected".
+        MockDatabase::new(DbBackend::Postgres)
+            .append_exec_results([MockExecResult::default()])
+            .execute(0, statement)
+    }
+
+    fn query(&mut self, _counter: usize, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         Err(DbErr::Custom(format!(
             "reads are not supported while rendering a migration: {}",
             statement.sql
         )))
     }
 
-    async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {
-        // `Display` inlines the bound values with sea-query's PostgreSQL quoting.
-        lock(&self.log).push(statement.to_string());
-        Ok(ProxyExecResult::default())
+    // Each migration's own transaction is recorded statement by statement: the script wraps
+    // the whole set in the caller's transaction instead.
+    fn begin(&mut self) {}
+
+    fn commit(&mut self) {}
+
+    fn rollback(&mut self) {}
+
+    fn drain_transaction_log(&mut self) -> Vec<Transaction> {
+        Vec::new()
+    }
+
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+
+    fn ping(&self) -> Result<(), DbErr> {
+        Ok(())
     }
 }
 
