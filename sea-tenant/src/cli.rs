@@ -24,7 +24,8 @@
 //!
 //! Commands and flags follow sea-orm-cli: `up [-n N]`, `down [-n N]` (default 1), `status`,
 //! `fresh`, `refresh`, `reset`, `generate MIGRATION_NAME [-d DIR]` (the `generate` of
-//! [`codegen`](crate::codegen)); `-u/--database-url` or `DATABASE_URL`, `-v`. Tenant
+//! [`codegen`](crate::codegen)); `-u/--database-url` or `DATABASE_URL` (also read from a `.env` file, as sea-orm-migration's
+//! CLI does), `-v`. Tenant
 //! selection and scale: `--tenant NAME` and `--except NAME` (repeatable), `--concurrency N`,
 //! `--fail-fast`, `--create-missing`. Faults: `--lock-timeout 10s` (how long a migration
 //! waits for a lock, `0` for no limit), `--lock-retries 2`, `--connect-timeout 10s` (also
@@ -161,6 +162,9 @@ pub async fn run_cli<M: MigratorTrait>(
     all_tenants: impl AllTenants + 'static,
     migration_dir: impl AsRef<Path>,
 ) -> ! {
+    // Like sea-orm-migration's CLI: a `.env` in the working directory (or above) may hold
+    // DATABASE_URL; variables already set win.
+    let _ = dotenvy::dotenv();
     let code = run_cli_with(
         std::env::args_os(),
         migrator,

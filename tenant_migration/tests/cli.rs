@@ -173,3 +173,30 @@ fn generate_writes_into_the_given_crate() {
     assert!(lib.contains("_add_due_date::Migration)"), "{lib}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn database_url_from_a_dot_env_file() {
+    let t = app_db("cli_dotenv", &["acme"]).await;
+    let dir = std::env::temp_dir().join(format!("tenant_cli_dotenv_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), format!("DATABASE_URL={}\n", t.url)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenant_migration"))
+        .args(["up"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run tenant_migration");
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        tables(&t.db, "org_acme").await,
+        ["project", DEFAULT_VERSION_TABLE, "task"]
+    );
+}
