@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks the house style (formatting, lints, docs, each feature of sea-tenant alone), then runs
+# Checks the house style (formatting, lints, docs, each feature of sea-tenant alone, an app that
+# also uses sea-orm's SQLite driver), then runs
 # every test of the workspace against a real PostgreSQL (scripts/ensure-postgres.sh) and
 # PgBouncer in transaction mode (scripts/ensure-pgbouncer.sh), after checking that the
 # example's entities and its generated migrations agree.
@@ -9,7 +10,11 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo build -q -p sea-tenant --no-default-features
-cargo build -q -p sea-tenant --no-default-features --features axum
+for feature in axum codegen cli; do
+  cargo build -q -p sea-tenant --no-default-features --features "$feature"
+done
+# An app with sea-orm's sqlx-sqlite and sqlx-postgres next to sea-tenant must build.
+CARGO_TARGET_DIR=target/sqlite-app cargo check -q --manifest-path .ci/sqlite-app/Cargo.toml
 source scripts/ensure-postgres.sh
 source scripts/ensure-pgbouncer.sh
 cargo run -q -p saas-example --bin codegen -- generate --check
