@@ -177,7 +177,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
-use crate::lock::{DUPLICATE_SCHEMA, ROW_CHANGED, ROW_GONE, lock_sql, sqlstate};
+use crate::migrator::lock::{DUPLICATE_SCHEMA, ROW_CHANGED, ROW_GONE, lock_sql, sqlstate};
 use crate::name::quote_literal;
 use crate::{Error, TenantName, provision};
 

@@ -49,11 +49,11 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
-use crate::lock::{
+use crate::migrator::lock::{
     DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, lock_both_sql, lock_sql, sqlstate,
 };
+use crate::migrator::version_table::VersionTable;
 use crate::name::quote_literal;
-use crate::version_table::VersionTable;
 use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
 
 /// The SQL of a migration set, as rendered by [`MigrationScript::of`].
