@@ -13,7 +13,7 @@
 //!   ones into their own crates, with a `--check` for CI.
 //!
 //! ```
-//! use sea_orm::{ConnectionTrait, Database};
+//! use sea_orm::Database;
 //! use sea_orm_migration::prelude::*;
 //! use sea_tenant::{Outcome, TenantMigrator, tenants};
 //!
@@ -60,7 +60,7 @@
 //! let again = migrator.up(None).await?;
 //! assert!(matches!(again.tenants[0].outcome, Outcome::UpToDate));
 //! # for name in names {
-//! #     db.execute_unprepared(&format!("DROP SCHEMA \"{name}\" CASCADE")).await?;
+//! #     sea_tenant::provision::drop_tenant_on(&db, &sea_tenant::TenantName::new(name)?).await?;
 //! # }
 //! # Ok(())
 //! # }
@@ -81,6 +81,7 @@ mod name;
 pub mod owner;
 pub mod provision;
 pub mod scope;
+mod tenant_sql;
 pub mod tenants;
 
 pub use error::{ConnectError, Error, Result};

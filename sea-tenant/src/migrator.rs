@@ -276,8 +276,8 @@ impl TenantMigrator {
         self.run_operation(Operation::Status).await
     }
 
-    /// Drops and recreates each tenant schema (`DROP SCHEMA … CASCADE`: everything in it is
-    /// lost), then applies every migration.
+    /// Drops each tenant schema with everything in it, creates it again, then applies every
+    /// migration.
     pub async fn fresh(&self) -> Result<Report> {
         self.run_operation(Operation::Fresh).await
     }

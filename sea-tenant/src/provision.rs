@@ -49,11 +49,11 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
-use crate::migrator::lock::{
-    DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, lock_both_sql, lock_sql, sqlstate,
-};
 use crate::migrator::version_table::VersionTable;
 use crate::name::quote_literal;
+use crate::tenant_sql::{
+    self, DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, SAVE_SEARCH_PATH, sqlstate,
+};
 use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
 
 /// The SQL of a migration set, as rendered by [`MigrationScript::of`].
@@ -137,18 +137,18 @@ impl MigrationScript {
     /// use sea_tenant::{TenantName, provision::MigrationScript};
     ///
     /// let sql = MigrationScript::of::<Empty>().await?.create_sql(&TenantName::new("org_7")?);
-    /// assert!(sql.contains("CREATE SCHEMA \"org_7\""));
+    /// assert!(sql.contains("\"org_7\""));
     /// # Ok(()) }
     /// ```
     pub fn create_sql(&self, tenant: &TenantName) -> String {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
-        // The lock first, before anything looks the name up (see `lock.rs`).
-        push(&mut sql, &lock_sql(tenant));
-        push(&mut sql, &refuse_existing_sql(tenant));
+        // The lock first, before anything looks the name up (see `tenant_sql.rs`).
+        push(&mut sql, &tenant_sql::lock_tenant(tenant));
+        push(&mut sql, &tenant_sql::refuse_existing_schema(tenant));
         push(&mut sql, SAVE_SEARCH_PATH);
-        push(&mut sql, &format!("CREATE SCHEMA {}", tenant.quoted()));
-        push(&mut sql, &set_search_path(tenant));
+        push(&mut sql, &tenant_sql::create_schema(tenant));
+        push(&mut sql, &tenant_sql::set_tenant_path(tenant));
         push(&mut sql, &table.create_if_missing_sql());
         for step in &self.steps {
             for statement in &step.statements {
@@ -157,7 +157,7 @@ impl MigrationScript {
             push(&mut sql, &table.insert_sql(&step.name));
         }
         push(&mut sql, &table.fingerprint_sql());
-        push(&mut sql, RESTORE_SEARCH_PATH);
+        push(&mut sql, &tenant_sql::restore_search_path());
         sql
     }
 
@@ -173,17 +173,14 @@ impl MigrationScript {
     pub(crate) fn guarded_ensure_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
-        // The lock first, before anything looks the name up (see `lock.rs`).
-        push(&mut sql, &lock_sql(tenant));
+        // The lock first, before anything looks the name up (see `tenant_sql.rs`).
+        push(&mut sql, &tenant_sql::lock_tenant(tenant));
         if !guard.trim().is_empty() {
             push(&mut sql, guard);
         }
         push(&mut sql, SAVE_SEARCH_PATH);
-        push(
-            &mut sql,
-            &format!("CREATE SCHEMA IF NOT EXISTS {}", tenant.quoted()),
-        );
-        push(&mut sql, &set_search_path(tenant));
+        push(&mut sql, &tenant_sql::create_schema_if_missing(tenant));
+        push(&mut sql, &tenant_sql::set_tenant_path(tenant));
         push(&mut sql, &table.create_if_missing_sql());
         // The pending check has to happen inside the script (not by reading the version table
         // first), otherwise two callers could both see a migration as pending.
@@ -203,33 +200,9 @@ impl MigrationScript {
             push(&mut sql, &format!("DO {tag}BEGIN\n{block}\nEND{tag}"));
         }
         push(&mut sql, &table.fingerprint_sql());
-        push(&mut sql, RESTORE_SEARCH_PATH);
+        push(&mut sql, &tenant_sql::restore_search_path());
         Ok(sql)
     }
-}
-
-/// A `DO` block raising `duplicate_schema` if the schema `tenant` exists. Run under the
-/// tenant's lock, its answer stays true until the transaction ends. The name is validated
-/// (no quotes, no `$`), so it cannot end the block.
-fn refuse_existing_sql(tenant: &TenantName) -> String {
-    format!(
-        "DO $sea_tenant_chk$ BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace \
-         WHERE nspname = {lit}) THEN RAISE EXCEPTION USING ERRCODE = '{DUPLICATE_SCHEMA}', \
-         MESSAGE = {msg}; END IF; END $sea_tenant_chk$",
-        lit = tenant.literal(),
-        msg = quote_literal(&format!("schema {} already exists", tenant.quoted())),
-    )
-}
-
-/// A `DO` block raising `invalid_schema_name` if the schema `tenant` does not exist.
-fn require_existing_sql(tenant: &TenantName) -> String {
-    format!(
-        "DO $sea_tenant_chk$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace \
-         WHERE nspname = {lit}) THEN RAISE EXCEPTION USING ERRCODE = '{MISSING_SCHEMA}', \
-         MESSAGE = {msg}; END IF; END $sea_tenant_chk$",
-        lit = tenant.literal(),
-        msg = quote_literal(&format!("schema {} does not exist", tenant.quoted())),
-    )
 }
 
 fn cache() -> std::sync::MutexGuard<'static, HashMap<TypeId, Arc<MigrationScript>>> {
@@ -254,20 +227,6 @@ pub(crate) fn dollar_tag(body: &str, migration: &str) -> Result<String> {
         .map(|i| format!("$sea_tenant_{i}$"))
         .find(|tag| !body.contains(tag.as_str()))
         .ok_or_else(|| Error::Generate(format!("migration {migration}: no free dollar-quote tag")))
-}
-
-const SAVE_SEARCH_PATH: &str = "SELECT set_config('sea_tenant.saved_search_path', \
-     current_setting('search_path'), true)";
-const RESTORE_SEARCH_PATH: &str = "SELECT set_config('search_path', \
-     current_setting('sea_tenant.saved_search_path'), true)";
-
-/// Only the tenant schema: an unqualified name in a migration must never resolve to a
-/// shared table (a `DROP TABLE IF EXISTS` would otherwise reach into `public`).
-fn set_search_path(tenant: &TenantName) -> String {
-    format!(
-        "SELECT set_config('search_path', {}, true)",
-        quote_literal(&tenant.quoted())
-    )
 }
 
 /// Records the text of every executed statement; refuses reads, which a script cannot
@@ -419,16 +378,13 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
         });
     }
     let mut sql = String::new();
-    push(&mut sql, &lock_both_sql(from, to));
+    push(&mut sql, &tenant_sql::lock_tenants(from, to));
     if !guard.trim().is_empty() {
         push(&mut sql, guard);
     }
-    push(&mut sql, &refuse_existing_sql(to));
-    push(&mut sql, &require_existing_sql(from));
-    push(
-        &mut sql,
-        &format!("ALTER SCHEMA {} RENAME TO {}", from.quoted(), to.quoted()),
-    );
+    push(&mut sql, &tenant_sql::refuse_existing_schema(to));
+    push(&mut sql, &tenant_sql::require_existing_schema(from));
+    push(&mut sql, &tenant_sql::rename_schema(from, to));
     match db.execute_unprepared(&sql).await {
         Ok(_) => Ok(true),
         Err(e) if sqlstate(&e).as_deref() == Some(ROW_CHANGED) => Ok(false),
@@ -446,19 +402,15 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
 /// # Ok(()) }
 /// ```
 pub async fn drop_tenant_on<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<()> {
-    db.execute_unprepared(&drop_sql(tenant))
+    let sql = format!(
+        "{}; {}",
+        tenant_sql::lock_tenant(tenant),
+        tenant_sql::drop_schema(tenant)
+    );
+    db.execute_unprepared(&sql)
         .await
         .map_err(Error::tenant_db(tenant))?;
     Ok(())
-}
-
-/// Takes the tenant's lock and drops its schema if it exists.
-pub(crate) fn drop_sql(tenant: &TenantName) -> String {
-    format!(
-        "{}; DROP SCHEMA IF EXISTS {} CASCADE",
-        lock_sql(tenant),
-        tenant.quoted()
-    )
 }
 
 /// Turns the SQLSTATEs sea-tenant's scripts raise into typed errors: `duplicate_schema` is
@@ -490,7 +442,7 @@ pub async fn schema_exists<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> R
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            format!("SELECT {}", tenant_sql::schema_exists("$1")),
             [tenant.as_str().into()],
         ))
         .await

@@ -3,11 +3,11 @@
 //! Each migration runs in its own transaction on a connection the migrator owns:
 //!
 //! 1. `BEGIN`
-//! 2. one round trip: `pg_advisory_xact_lock` keyed on the schema (so two migrators, owner
-//!    hooks and `ensure` calls never work on one tenant at once, while different tenants still
-//!    proceed in parallel), then `set_config('search_path', '"tenant"', true)`
-//!    (transaction-local, so nothing outlives the transaction), then, the first time only,
-//!    `CREATE SCHEMA IF NOT EXISTS` and the version table;
+//! 2. one round trip: the tenant lock (`pg_advisory_xact_lock` keyed on the schema, so two
+//!    migrators, owner hooks and `ensure` calls never work on one tenant at once, while
+//!    different tenants still proceed in parallel), then the search path set to the tenant
+//!    alone (transaction-local, so nothing outlives the transaction), then, the first time
+//!    only, the schema and the version table if missing (see `tenant_sql.rs`);
 //! 3. the version row is inserted with `ON CONFLICT DO NOTHING`; if another runner recorded it
 //!    while this one waited for the lock, nothing is inserted and the transaction is rolled
 //!    back;
@@ -32,12 +32,11 @@ use tracing::{debug, warn};
 
 use super::catalog::TenantState;
 use super::connection::is_connection_error;
-use super::lock::{blockers, is_lock_timeout, lock_sql, lock_timeout_sql, retry_pause};
+use super::lock::{blockers, is_lock_timeout, lock_timeout_sql, retry_pause};
 use super::report::{MigrationState, Operation, Outcome};
 use super::version_table::VersionTable;
 use super::{NamedMigration, TenantMigrator};
-use crate::name::quote_literal;
-use crate::{Error, Result, TenantName};
+use crate::{Error, Result, TenantName, tenant_sql};
 
 /// Which way a migration runs.
 #[derive(Debug, Clone, Copy)]
@@ -198,12 +197,12 @@ impl<'a> TenantTransactions<'a> {
         let txn = self.conn.begin().await.map_err(db_err)?;
         // The lock before the search_path names the schema: a name looked up (and found
         // missing) before waiting would stay missing in this backend's catalog cache after a
-        // concurrent creator committed (see `lock.rs`).
+        // concurrent creator committed (see `tenant_sql.rs`).
         let mut sql = format!(
-            "{timeout}{lock}; SELECT set_config('search_path', {path}, true)",
+            "{timeout}{lock}; {path}",
             timeout = lock_timeout_sql(self.migrator.lock_timeout),
-            lock = lock_sql(self.tenant),
-            path = quote_literal(&self.tenant.quoted()),
+            lock = tenant_sql::lock_tenant(self.tenant),
+            path = tenant_sql::set_tenant_path(self.tenant),
         );
         if !durable {
             // Only this transaction's commit stops waiting for the WAL flush; it stays atomic,
@@ -212,7 +211,8 @@ impl<'a> TenantTransactions<'a> {
             sql += "; SELECT set_config('synchronous_commit', 'off', true)";
         }
         if !self.state.schema_exists {
-            sql += &format!("; CREATE SCHEMA IF NOT EXISTS {}", self.tenant.quoted());
+            sql += "; ";
+            sql += &tenant_sql::create_schema_if_missing(self.tenant);
         }
         if !self.state.has_version_table {
             sql += "; ";
@@ -426,9 +426,10 @@ impl<'a> TenantTransactions<'a> {
     async fn recreate_schema(&mut self) -> Result<()> {
         // Not durable on its own: the migrations that follow end with a synchronous commit.
         let txn = self.begin(false).await?;
-        let quoted = self.tenant.quoted();
         txn.execute_unprepared(&format!(
-            "DROP SCHEMA IF EXISTS {quoted} CASCADE; CREATE SCHEMA {quoted}"
+            "{}; {}",
+            tenant_sql::drop_schema(self.tenant),
+            tenant_sql::create_schema(self.tenant)
         ))
         .await
         .map_err(Error::tenant_db(self.tenant))?;
