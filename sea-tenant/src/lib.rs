@@ -8,6 +8,10 @@
 //!   [`AllTenants`] callback: one transaction per migration with a transaction-local
 //!   `search_path`, a per-tenant advisory lock, bounded concurrency and a per-tenant
 //!   [`Report`].
+//! - [`migrate_tenant`] and [`provision::provision_tenant_on`]: one tenant created if missing
+//!   and brought up to date from code, by the migrator's path (a transaction per migration, on
+//!   a pool) or from the rendered script (one statement on any connection, also inside a
+//!   caller's transaction).
 //! - [`cli`]: the `sea-orm-cli migrate`-style command line for a `tenant_migration` crate.
 //! - [`codegen`]: migrations generated from the application's entities, public and tenant
 //!   ones into their own crates, with a `--check` for CI.
@@ -88,7 +92,7 @@ pub use error::{ConnectError, Error, Result};
 pub use migrator::{
     CIRCUIT_BREAKER_FAILURES, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_RETRIES,
     DEFAULT_LOCK_TIMEOUT, DEFAULT_RECYCLE_AFTER, DEFAULT_VERSION_TABLE, MigrationState, Operation,
-    Outcome, Progress, Report, TenantMigrator, TenantReport, ensure_tenant,
+    Outcome, Progress, Report, TenantMigrator, TenantReport, migrate_tenant,
 };
 pub use name::{MAX_NAME_BYTES, NameError, TenantName};
 pub use owner::tenant;

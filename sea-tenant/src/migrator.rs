@@ -327,25 +327,6 @@ impl TenantMigrator {
         Ok(self.run_fleet(operation, listing).await)
     }
 
-    /// Creates the tenant's schema if it is missing and applies its pending migrations,
-    /// without consulting `all_tenants`. Repairs tenants whose owner rows were inserted without
-    /// hooks (`insert_many`).
-    pub async fn ensure_tenant(&self, tenant: &TenantName) -> Result<Outcome> {
-        self.check_version_table()?;
-        let migrator = self.clone().create_missing(true);
-        let listing = Listing {
-            tenants: vec![tenant.as_str().to_owned()],
-            bad_rows: Vec::new(),
-            warnings: Vec::new(),
-        };
-        let mut report = migrator.run_fleet(Operation::Up(None), listing).await;
-        match report.tenants.pop().map(|t| t.outcome) {
-            Some(Outcome::Failed { error, .. }) => Err(error),
-            Some(outcome) => Ok(outcome),
-            None => Ok(Outcome::UpToDate),
-        }
-    }
-
     /// The version table's name goes into SQL (also inside a `DO` body): it must pass the
     /// same rules as a tenant name.
     fn check_version_table(&self) -> Result<()> {
@@ -383,8 +364,18 @@ impl TenantMigrator {
     }
 }
 
-/// Creates `tenant`'s schema if it is missing and applies the pending migrations of `M` in it:
-/// the repair for owner rows inserted without hooks (e.g. `Entity::insert_many`).
+/// Creates `tenant`'s schema if it is missing and applies the pending migrations of `M` in it,
+/// one transaction per migration: what `up --create-missing` does, for one tenant and without
+/// consulting a tenant listing. The way to ensure a tenant from code on a pool.
+///
+/// Each migration commits on its own, with its version row, under the tenant's advisory lock,
+/// with the migrator's lock timeout and retries (see [`TenantMigrator`]); migrations may read
+/// the database. A failed migration leaves the ones before it applied, and a rerun continues.
+/// Safe to run concurrently with itself, the migrator, [`provision_tenant_on`] and the owner
+/// hooks on the same tenant. It cannot join a caller's transaction: for that, and to create a
+/// tenant atomically (all migrations or none) in one statement, use [`provision_tenant_on`].
+///
+/// [`provision_tenant_on`]: crate::provision::provision_tenant_on
 ///
 /// ```no_run
 /// # use sea_orm_migration::prelude::*;
@@ -394,17 +385,25 @@ impl TenantMigrator {
 /// # }
 /// # async fn run(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
 /// let tenant = sea_tenant::TenantName::new("org_42")?;
-/// sea_tenant::ensure_tenant::<Migrator>(db, &tenant).await?;
+/// sea_tenant::migrate_tenant::<Migrator>(db, &tenant).await?;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn ensure_tenant<M: MigratorTrait>(
+pub async fn migrate_tenant<M: MigratorTrait>(
     db: &DatabaseConnection,
     tenant: &TenantName,
 ) -> Result<()> {
     let no_listing = crate::tenants::fixed(Vec::<String>::new());
-    TenantMigrator::with_migrations(db.clone(), M::migrations(), no_listing)
-        .ensure_tenant(tenant)
-        .await
-        .map(|_| ())
+    let migrator = TenantMigrator::with_migrations(db.clone(), M::migrations(), no_listing)
+        .create_missing(true);
+    let listing = Listing {
+        tenants: vec![tenant.as_str().to_owned()],
+        bad_rows: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut report = migrator.run_fleet(Operation::Up(None), listing).await;
+    match report.tenants.pop().map(|t| t.outcome) {
+        Some(Outcome::Failed { error, .. }) => Err(error),
+        _ => Ok(()),
+    }
 }

@@ -131,13 +131,13 @@
 //! - *insert*: the template may use fields the database assigns (`id`), so provisioning can
 //!   only run after the `INSERT` committed. Provisioning itself is one script, hence atomic,
 //!   and it runs under the tenant's advisory lock like every other creator of a schema (the
-//!   migrator's `--create-missing`, every `ensure_*`). A deploy that saw the new row and
+//!   migrator's `--create-missing`, either ensure function). A deploy that saw the new row and
 //!   created its schema first is not an error: the script uses that schema (it was created
 //!   after the row) and applies any migration it still lacks. A schema older than the row
 //!   (left over from an earlier owner of the name) is refused with [`Error::SchemaExists`].
 //!   If provisioning fails, the hook deletes the row again (compensation) and returns the
 //!   error. A crash between the two leaves a row without a schema:
-//!   [`provision::ensure_tenant_on`] (or the migrator's `--create-missing`) repairs it.
+//!   [`provision::provision_tenant_on`] (or the migrator's `--create-missing`) repairs it.
 //! - *rename*: done in `before_save`, as one script that renames the schema **and** writes
 //!   the new template values to the row, so row and schema change together or not at all.
 //!   SeaORM's own `UPDATE` follows and writes the same values again with the other changed
@@ -149,8 +149,8 @@
 //! # What the hooks do not see
 //!
 //! `Entity::insert`, `insert_many`, `update_many` and `delete_many` run no hooks. After
-//! a bulk insert, provision each new row with [`ensure_owned_tenant`] (or the migrator's
-//! `--create-missing`).
+//! a bulk insert, provision each new row with [`provision::provision_tenant_on`] and the
+//! row's [`TenantOwner::tenant_of`] (or the migrator's `--create-missing`).
 //!
 //! # Errors
 //!
@@ -459,42 +459,6 @@ where
         tracing::info!(tenant = %name, "owner row deleted; tenant schema kept (drop = false)");
     }
     Ok(am)
-}
-
-/// Provisions the tenant of an existing owner row if it is missing, and applies pending
-/// migrations: the repair for rows inserted without hooks (`insert_many`).
-///
-/// ```no_run
-/// # mod organization {
-/// #     use sea_orm::entity::prelude::*;
-/// #     pub struct M;
-/// #     impl sea_orm_migration::MigratorTrait for M {
-/// #         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> { vec![] }
-/// #     }
-/// #     #[sea_tenant::tenant(template = "org_<id>", migrator = M)]
-/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-/// #     #[sea_orm(table_name = "organization")]
-/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
-/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-/// #     pub enum Relation {}
-/// #     sea_tenant::tenant_behavior!();
-/// # }
-/// use sea_orm::EntityTrait;
-///
-/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
-/// for org in organization::Entity::find().all(db).await? {
-///     sea_tenant::owner::ensure_owned_tenant::<organization::Entity, _>(db, &org).await?;
-/// }
-/// # Ok(()) }
-/// ```
-pub async fn ensure_owned_tenant<E, C>(db: &C, model: &E::Model) -> Result<TenantName, Error>
-where
-    E: TenantOwner,
-    C: ConnectionTrait,
-{
-    let name = E::tenant_of(model)?;
-    provision::ensure_tenant_on::<E::Migrator, C>(db, &name).await?;
-    Ok(name)
 }
 
 /// Every owner row's tenant name, rendered from the template and **not** validated: usable

@@ -31,7 +31,7 @@
 //!
 //! - A migration that reads from the database while running `up` (e.g.
 //!   `manager.has_table(…)`) cannot be rendered: [`Error::Generate`] names it. Use the
-//!   migrator (`ensure_tenant`) for such sets.
+//!   migrator ([`migrate_tenant`](crate::migrate_tenant)) for such sets.
 //! - Statements that PostgreSQL refuses inside a transaction block (`CREATE INDEX
 //!   CONCURRENTLY`, `VACUUM`, …) fail here, as they would in the migrator's per-migration
 //!   transactions.
@@ -164,13 +164,13 @@ impl MigrationScript {
     /// A script that creates the schema `tenant` and its version table if missing, and
     /// applies each migration the version table does not list, under the tenant's advisory
     /// lock. Idempotent: a schema that a concurrent caller just created is simply used.
-    pub fn ensure_sql(&self, tenant: &TenantName) -> Result<String> {
-        self.guarded_ensure_sql(tenant, "")
+    pub fn provision_sql(&self, tenant: &TenantName) -> Result<String> {
+        self.guarded_provision_sql(tenant, "")
     }
 
-    /// [`MigrationScript::ensure_sql`] with `guard`, SQL run right after the lock is taken and
+    /// [`MigrationScript::provision_sql`] with `guard`, SQL run right after the lock is taken and
     /// before anything is created, that may abort the script (an owner-row check).
-    pub(crate) fn guarded_ensure_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
+    pub(crate) fn guarded_provision_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
         // The lock first, before anything looks the name up (see `tenant_sql.rs`).
@@ -303,37 +303,66 @@ where
     C: ConnectionTrait,
 {
     let script = MigrationScript::of::<M>().await?;
-    db.execute_unprepared(&script.guarded_ensure_sql(tenant, guard)?)
+    db.execute_unprepared(&script.guarded_provision_sql(tenant, guard)?)
         .await
         .map_err(|e| classify(e, tenant, tenant))?;
     Ok(())
 }
 
 /// Creates the schema `tenant` if it is missing and applies the migrations of `M` that its
-/// version table does not list, in one script on `db`, under the tenant's advisory lock.
-/// Idempotent, and safe to run concurrently with itself, the migrator and owner hooks on the
-/// same tenant; the repair for owner rows whose hooks did not run (`insert_many`, a crash
-/// between an insert and its provisioning).
+/// version table does not list, from `M`'s rendered script: one statement on `db`, under the
+/// tenant's advisory lock. The way to ensure a tenant on any connection.
+///
+/// On a pool the script is one implicit transaction: all of it commits or none of it does.
+/// Inside a caller's transaction (a `DatabaseTransaction`, or an executor on one) it is part
+/// of that transaction and commits or rolls back with it; the caller's `search_path` is kept.
+/// Idempotent, and safe to run concurrently with itself, [`migrate_tenant`](crate::migrate_tenant),
+/// the migrator and the owner hooks on the same tenant. A migration set that reads the
+/// database cannot be rendered (see the [module docs](self)): ensure its tenants with
+/// [`migrate_tenant`](crate::migrate_tenant), which runs one transaction per migration on a
+/// pool, with the migrator's lock timeouts and retries.
+///
+/// It is the repair for owner rows whose hooks did not run (`insert_many`, a crash between an
+/// insert and its provisioning), named with [`TenantOwner::tenant_of`]:
 ///
 /// ```no_run
-/// # use sea_orm_migration::prelude::*;
-/// # struct TenantMigrations;
-/// # impl MigratorTrait for TenantMigrations {
-/// #     fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+/// # mod organization {
+/// #     use sea_orm::entity::prelude::*;
+/// #     pub struct M;
+/// #     impl sea_orm_migration::MigratorTrait for M {
+/// #         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> { vec![] }
+/// #     }
+/// #     #[sea_tenant::tenant(template = "org_<id>", migrator = M)]
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "organization")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     sea_tenant::tenant_behavior!();
 /// # }
-/// use sea_tenant::{TenantName, provision};
+/// use sea_orm::EntityTrait;
+/// use sea_tenant::owner::TenantOwner;
+/// use sea_tenant::provision;
+///
+/// type Organization = organization::Entity;
 ///
 /// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
-/// provision::ensure_tenant_on::<TenantMigrations, _>(db, &TenantName::new("org_7")?).await?;
+/// for org in Organization::find().all(db).await? {
+///     let tenant = Organization::tenant_of(&org)?;
+///     provision::provision_tenant_on::<<Organization as TenantOwner>::Migrator, _>(db, &tenant)
+///         .await?;
+/// }
 /// # Ok(()) }
 /// ```
-pub async fn ensure_tenant_on<M, C>(db: &C, tenant: &TenantName) -> Result<()>
+///
+/// [`TenantOwner::tenant_of`]: crate::owner::TenantOwner::tenant_of
+pub async fn provision_tenant_on<M, C>(db: &C, tenant: &TenantName) -> Result<()>
 where
     M: MigratorTrait + 'static,
     C: ConnectionTrait,
 {
     let script = MigrationScript::of::<M>().await?;
-    db.execute_unprepared(&script.ensure_sql(tenant)?)
+    db.execute_unprepared(&script.provision_sql(tenant)?)
         .await
         .map_err(Error::tenant_db(tenant))?;
     Ok(())

@@ -335,8 +335,8 @@ impl<'a> TenantTransactions<'a> {
         Ok(())
     }
 
-    /// [`TenantTransactions::step_once`], tried again after a lock timeout (each attempt rolled back
-    /// whole), up to `lock_retries` times with a growing pause.
+    /// [`TenantTransactions::step_once`], tried again after a lock timeout (each attempt rolled
+    /// back whole), up to `lock_retries` times with a growing pause.
     async fn step(
         &mut self,
         migration: &dyn MigrationTrait,
