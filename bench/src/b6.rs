@@ -38,7 +38,7 @@ pub async fn b6_scoped_queries(b: &Bench) -> BenchResult<Vec<Figure>> {
         "DROP SCHEMA IF EXISTS b6_tenant CASCADE; DROP TABLE IF EXISTS public.t_1 CASCADE",
     )
     .await?;
-    sea_tenant::ensure_tenant::<crate::workload::Ten>(&b.db, &tenant).await?;
+    sea_tenant::migrate_tenant::<crate::workload::Ten>(&b.db, &tenant).await?;
     let [create_table, _] = crate::workload::create_sql(1);
     b.db.execute_unprepared(&create_table).await?;
     let fill = format!(

@@ -46,8 +46,7 @@ use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait;
 
 use crate::codegen::{NewMigration, Target};
-use crate::report::{Operation, Outcome, Report};
-use crate::{AllTenants, Error, Progress, TenantMigrator};
+use crate::{AllTenants, Error, Operation, Outcome, Progress, Report, TenantMigrator};
 
 /// The command line of a tenant migration binary.
 #[derive(Debug, Parser)]
@@ -257,7 +256,7 @@ where
         .only(cli.tenants.clone())
         .except(cli.except.clone())
         .progress(Arc::new(CliProgress::new()));
-    let result = runner.run(operation).await;
+    let result = runner.run_operation(operation).await;
     db.close().await.ok();
     match result {
         Ok(report) => {

@@ -102,9 +102,9 @@
 //! |---|---|---|
 //! | insert | `before_save` | none; validates the name if the template's fields are already set (a slug) |
 //! | insert | `after_save` | the provisioning script: tenant lock, owner-row check, create/ensure ([`provision`]) |
-//! | update touching a template field, new name differs | `before_save` | `SELECT … FOR UPDATE` of the row, then `ALTER SCHEMA old RENAME TO new` + a checked `UPDATE` of the template fields, in one script |
+//! | update touching a template field, new name differs | `before_save` | `SELECT … FOR UPDATE` of the row, then a rename of the schema from the old name to the new one + a checked `UPDATE` of the template fields, in one script |
 //! | update touching no template field | – | none (not even a read) |
-//! | delete, `drop = true` | `before_delete` | `SELECT … FOR UPDATE` of the row, then a checked `DELETE` of the row + `DROP SCHEMA … CASCADE`, in one script |
+//! | delete, `drop = true` | `before_delete` | `SELECT … FOR UPDATE` of the row, then a checked `DELETE` of the row + a drop of the schema (cascade), in one script |
 //! | delete, default | `before_delete`, `after_delete` | `SELECT … FOR UPDATE` of the row; logs (`tracing`, info) that the schema was kept |
 //!
 //! # The stored row decides, not the caller's model
@@ -131,26 +131,26 @@
 //! - *insert*: the template may use fields the database assigns (`id`), so provisioning can
 //!   only run after the `INSERT` committed. Provisioning itself is one script, hence atomic,
 //!   and it runs under the tenant's advisory lock like every other creator of a schema (the
-//!   migrator's `--create-missing`, every `ensure_*`). A deploy that saw the new row and
+//!   migrator's `--create-missing`, either ensure function). A deploy that saw the new row and
 //!   created its schema first is not an error: the script uses that schema (it was created
 //!   after the row) and applies any migration it still lacks. A schema older than the row
 //!   (left over from an earlier owner of the name) is refused with [`Error::SchemaExists`].
 //!   If provisioning fails, the hook deletes the row again (compensation) and returns the
 //!   error. A crash between the two leaves a row without a schema:
-//!   [`provision::ensure_tenant_on`] (or the migrator's `--create-missing`) repairs it.
+//!   [`provision::provision_tenant_on`] (or the migrator's `--create-missing`) repairs it.
 //! - *rename*: done in `before_save`, as one script that renames the schema **and** writes
 //!   the new template values to the row, so row and schema change together or not at all.
 //!   SeaORM's own `UPDATE` follows and writes the same values again with the other changed
 //!   columns; if that one fails, row and schema still agree.
-//! - *drop*: the row's `DELETE` and the `DROP SCHEMA` are one script, so a refused delete (a
+//! - *drop*: the row's `DELETE` and the schema's drop are one script, so a refused delete (a
 //!   foreign key pointing at the row) never costs the tenant's data, and a dropped schema
 //!   never leaves its row behind.
 //!
 //! # What the hooks do not see
 //!
 //! `Entity::insert`, `insert_many`, `update_many` and `delete_many` run no hooks. After
-//! a bulk insert, provision each new row with [`ensure_owned_tenant`] (or the migrator's
-//! `--create-missing`).
+//! a bulk insert, provision each new row with [`provision::provision_tenant_on`] and the
+//! row's [`TenantOwner::tenant_of`] (or the migrator's `--create-missing`).
 //!
 //! # Errors
 //!
@@ -177,8 +177,8 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
-use crate::lock::{DUPLICATE_SCHEMA, ROW_CHANGED, ROW_GONE, lock_sql, sqlstate};
 use crate::name::quote_literal;
+use crate::tenant_sql::{self, DUPLICATE_SCHEMA, ROW_CHANGED, ROW_GONE, sqlstate};
 use crate::{Error, TenantName, provision};
 
 pub use sea_tenant_macros::tenant;
@@ -418,16 +418,16 @@ where
             .to_string();
         let block = guarded_block(
             &format!(
-                "{delete};\nIF FOUND THEN DROP SCHEMA IF EXISTS {quoted} CASCADE;\n\
+                "{delete};\nIF FOUND THEN {drop};\n\
                  ELSIF EXISTS ({still_there}) THEN RAISE EXCEPTION USING ERRCODE = \
                  '{ROW_CHANGED}', MESSAGE = 'sea-tenant: owner row changed while being deleted'; \
                  END IF;",
-                quoted = name.quoted()
+                drop = tenant_sql::drop_schema(&name)
             ),
             &name,
         )?;
-        // The tenant's lock first, as everywhere (see `lock.rs`).
-        let sql = format!("{};\n{block}", lock_sql(&name));
+        // The tenant's lock first, as everywhere (see `tenant_sql.rs`).
+        let sql = format!("{};\n{block}", tenant_sql::lock_tenant(&name));
         match db.execute_unprepared(&sql).await {
             Ok(_) => {
                 tracing::info!(tenant = %name, "dropped tenant schema with its owner row");
@@ -458,42 +458,6 @@ where
         tracing::info!(tenant = %name, "owner row deleted; tenant schema kept (drop = false)");
     }
     Ok(am)
-}
-
-/// Provisions the tenant of an existing owner row if it is missing, and applies pending
-/// migrations: the repair for rows inserted without hooks (`insert_many`).
-///
-/// ```no_run
-/// # mod organization {
-/// #     use sea_orm::entity::prelude::*;
-/// #     pub struct M;
-/// #     impl sea_orm_migration::MigratorTrait for M {
-/// #         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> { vec![] }
-/// #     }
-/// #     #[sea_tenant::tenant(template = "org_<id>", migrator = M)]
-/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-/// #     #[sea_orm(table_name = "organization")]
-/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
-/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-/// #     pub enum Relation {}
-/// #     sea_tenant::tenant_behavior!();
-/// # }
-/// use sea_orm::EntityTrait;
-///
-/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
-/// for org in organization::Entity::find().all(db).await? {
-///     sea_tenant::owner::ensure_owned_tenant::<organization::Entity, _>(db, &org).await?;
-/// }
-/// # Ok(()) }
-/// ```
-pub async fn ensure_owned_tenant<E, C>(db: &C, model: &E::Model) -> Result<TenantName, Error>
-where
-    E: TenantOwner,
-    C: ConnectionTrait,
-{
-    let name = E::tenant_of(model)?;
-    provision::ensure_tenant_on::<E::Migrator, C>(db, &name).await?;
-    Ok(name)
 }
 
 /// Every owner row's tenant name, rendered from the template and **not** validated: usable
@@ -615,10 +579,9 @@ fn owner_guard_sql<E: TenantOwner>(model: &E::Model, name: &TenantName) -> Resul
         "DECLARE row_age integer;\nBEGIN\nrow_age := ({row_age});\n\
          IF row_age IS NULL THEN RAISE EXCEPTION USING ERRCODE = '{ROW_GONE}', MESSAGE = {gone};\n\
          END IF;\n\
-         IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {lit} \
-         AND pg_catalog.age(xmin) >= row_age) THEN RAISE EXCEPTION USING ERRCODE = \
+         IF {leftover} THEN RAISE EXCEPTION USING ERRCODE = \
          '{DUPLICATE_SCHEMA}', MESSAGE = {exists};\nEND IF;\nEND",
-        lit = name.literal(),
+        leftover = tenant_sql::schema_at_least_as_old(name, "row_age"),
         gone = quote_literal(&format!("owner row of tenant {name} is gone")),
         exists = quote_literal(&format!(
             "schema {} already exists and predates its owner row",

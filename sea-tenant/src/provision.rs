@@ -31,7 +31,7 @@
 //!
 //! - A migration that reads from the database while running `up` (e.g.
 //!   `manager.has_table(…)`) cannot be rendered: [`Error::ProvisionScript`] names it. Use the
-//!   migrator (`ensure_tenant`) for such sets.
+//!   migrator ([`migrate_tenant`](crate::migrate_tenant)) for such sets.
 //! - Statements that PostgreSQL refuses inside a transaction block (`CREATE INDEX
 //!   CONCURRENTLY`, `VACUUM`, …) fail here, as they would in the migrator's per-migration
 //!   transactions.
@@ -50,11 +50,11 @@ use sea_orm::{
 };
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
-use crate::lock::{
-    DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, lock_both_sql, lock_sql, sqlstate,
-};
+use crate::migrator::version_table::VersionTable;
 use crate::name::quote_literal;
-use crate::version_table::VersionTable;
+use crate::tenant_sql::{
+    self, DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, SAVE_SEARCH_PATH, sqlstate,
+};
 use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
 
 /// The SQL of a migration set, as rendered by [`MigrationScript::of`].
@@ -140,18 +140,18 @@ impl MigrationScript {
     /// use sea_tenant::{TenantName, provision::MigrationScript};
     ///
     /// let sql = MigrationScript::of::<Empty>().await?.create_sql(&TenantName::new("org_7")?);
-    /// assert!(sql.contains("CREATE SCHEMA \"org_7\""));
+    /// assert!(sql.contains("\"org_7\""));
     /// # Ok(()) }
     /// ```
     pub fn create_sql(&self, tenant: &TenantName) -> String {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
-        // The lock first, before anything looks the name up (see `lock.rs`).
-        push(&mut sql, &lock_sql(tenant));
-        push(&mut sql, &refuse_existing_sql(tenant));
+        // The lock first, before anything looks the name up (see `tenant_sql.rs`).
+        push(&mut sql, &tenant_sql::lock_tenant(tenant));
+        push(&mut sql, &tenant_sql::refuse_existing_schema(tenant));
         push(&mut sql, SAVE_SEARCH_PATH);
-        push(&mut sql, &format!("CREATE SCHEMA {}", tenant.quoted()));
-        push(&mut sql, &set_search_path(tenant));
+        push(&mut sql, &tenant_sql::create_schema(tenant));
+        push(&mut sql, &tenant_sql::set_tenant_path(tenant));
         push(&mut sql, &table.create_if_missing_sql());
         for step in &self.steps {
             for statement in &step.statements {
@@ -160,33 +160,30 @@ impl MigrationScript {
             push(&mut sql, &table.insert_sql(&step.name));
         }
         push(&mut sql, &table.fingerprint_sql());
-        push(&mut sql, RESTORE_SEARCH_PATH);
+        push(&mut sql, &tenant_sql::restore_search_path());
         sql
     }
 
     /// A script that creates the schema `tenant` and its version table if missing, and
     /// applies each migration the version table does not list, under the tenant's advisory
     /// lock. Idempotent: a schema that a concurrent caller just created is simply used.
-    pub fn ensure_sql(&self, tenant: &TenantName) -> Result<String> {
-        self.guarded_ensure_sql(tenant, "")
+    pub fn provision_sql(&self, tenant: &TenantName) -> Result<String> {
+        self.guarded_provision_sql(tenant, "")
     }
 
-    /// [`MigrationScript::ensure_sql`] with `guard`, SQL run right after the lock is taken and
+    /// [`MigrationScript::provision_sql`] with `guard`, SQL run right after the lock is taken and
     /// before anything is created, that may abort the script (an owner-row check).
-    pub(crate) fn guarded_ensure_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
+    pub(crate) fn guarded_provision_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let mut sql = String::new();
-        // The lock first, before anything looks the name up (see `lock.rs`).
-        push(&mut sql, &lock_sql(tenant));
+        // The lock first, before anything looks the name up (see `tenant_sql.rs`).
+        push(&mut sql, &tenant_sql::lock_tenant(tenant));
         if !guard.trim().is_empty() {
             push(&mut sql, guard);
         }
         push(&mut sql, SAVE_SEARCH_PATH);
-        push(
-            &mut sql,
-            &format!("CREATE SCHEMA IF NOT EXISTS {}", tenant.quoted()),
-        );
-        push(&mut sql, &set_search_path(tenant));
+        push(&mut sql, &tenant_sql::create_schema_if_missing(tenant));
+        push(&mut sql, &tenant_sql::set_tenant_path(tenant));
         push(&mut sql, &table.create_if_missing_sql());
         // The pending check has to happen inside the script (not by reading the version table
         // first), otherwise two callers could both see a migration as pending.
@@ -206,33 +203,9 @@ impl MigrationScript {
             push(&mut sql, &format!("DO {tag}BEGIN\n{block}\nEND{tag}"));
         }
         push(&mut sql, &table.fingerprint_sql());
-        push(&mut sql, RESTORE_SEARCH_PATH);
+        push(&mut sql, &tenant_sql::restore_search_path());
         Ok(sql)
     }
-}
-
-/// A `DO` block raising `duplicate_schema` if the schema `tenant` exists. Run under the
-/// tenant's lock, its answer stays true until the transaction ends. The name is validated
-/// (no quotes, no `$`), so it cannot end the block.
-fn refuse_existing_sql(tenant: &TenantName) -> String {
-    format!(
-        "DO $sea_tenant_chk$ BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace \
-         WHERE nspname = {lit}) THEN RAISE EXCEPTION USING ERRCODE = '{DUPLICATE_SCHEMA}', \
-         MESSAGE = {msg}; END IF; END $sea_tenant_chk$",
-        lit = tenant.literal(),
-        msg = quote_literal(&format!("schema {} already exists", tenant.quoted())),
-    )
-}
-
-/// A `DO` block raising `invalid_schema_name` if the schema `tenant` does not exist.
-fn require_existing_sql(tenant: &TenantName) -> String {
-    format!(
-        "DO $sea_tenant_chk$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace \
-         WHERE nspname = {lit}) THEN RAISE EXCEPTION USING ERRCODE = '{MISSING_SCHEMA}', \
-         MESSAGE = {msg}; END IF; END $sea_tenant_chk$",
-        lit = tenant.literal(),
-        msg = quote_literal(&format!("schema {} does not exist", tenant.quoted())),
-    )
 }
 
 fn cache() -> std::sync::MutexGuard<'static, HashMap<TypeId, Arc<MigrationScript>>> {
@@ -260,20 +233,6 @@ pub(crate) fn dollar_tag(body: &str, migration: &str) -> Result<String> {
             subject: migration.to_owned(),
             reason: "no free dollar-quote tag".to_owned(),
         })
-}
-
-const SAVE_SEARCH_PATH: &str = "SELECT set_config('sea_tenant.saved_search_path', \
-     current_setting('search_path'), true)";
-const RESTORE_SEARCH_PATH: &str = "SELECT set_config('search_path', \
-     current_setting('sea_tenant.saved_search_path'), true)";
-
-/// Only the tenant schema: an unqualified name in a migration must never resolve to a
-/// shared table (a `DROP TABLE IF EXISTS` would otherwise reach into `public`).
-fn set_search_path(tenant: &TenantName) -> String {
-    format!(
-        "SELECT set_config('search_path', {}, true)",
-        quote_literal(&tenant.quoted())
-    )
 }
 
 /// Records the text of every executed statement; refuses reads, which a script cannot
@@ -373,37 +332,66 @@ where
     C: ConnectionTrait,
 {
     let script = MigrationScript::of::<M>().await?;
-    db.execute_unprepared(&script.guarded_ensure_sql(tenant, guard)?)
+    db.execute_unprepared(&script.guarded_provision_sql(tenant, guard)?)
         .await
         .map_err(|e| classify(e, tenant, tenant))?;
     Ok(())
 }
 
 /// Creates the schema `tenant` if it is missing and applies the migrations of `M` that its
-/// version table does not list, in one script on `db`, under the tenant's advisory lock.
-/// Idempotent, and safe to run concurrently with itself, the migrator and owner hooks on the
-/// same tenant; the repair for owner rows whose hooks did not run (`insert_many`, a crash
-/// between an insert and its provisioning).
+/// version table does not list, from `M`'s rendered script: one statement on `db`, under the
+/// tenant's advisory lock. The way to ensure a tenant on any connection.
+///
+/// On a pool the script is one implicit transaction: all of it commits or none of it does.
+/// Inside a caller's transaction (a `DatabaseTransaction`, or an executor on one) it is part
+/// of that transaction and commits or rolls back with it; the caller's `search_path` is kept.
+/// Idempotent, and safe to run concurrently with itself, [`migrate_tenant`](crate::migrate_tenant),
+/// the migrator and the owner hooks on the same tenant. A migration set that reads the
+/// database cannot be rendered (see the [module docs](self)): ensure its tenants with
+/// [`migrate_tenant`](crate::migrate_tenant), which runs one transaction per migration on a
+/// pool, with the migrator's lock timeouts and retries.
+///
+/// It is the repair for owner rows whose hooks did not run (`insert_many`, a crash between an
+/// insert and its provisioning), named with [`TenantOwner::tenant_of`]:
 ///
 /// ```no_run
-/// # use sea_orm_migration::prelude::*;
-/// # struct TenantMigrations;
-/// # impl MigratorTrait for TenantMigrations {
-/// #     fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+/// # mod organization {
+/// #     use sea_orm::entity::prelude::*;
+/// #     pub struct M;
+/// #     impl sea_orm_migration::MigratorTrait for M {
+/// #         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> { vec![] }
+/// #     }
+/// #     #[sea_tenant::tenant(template = "org_<id>", migrator = M)]
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "organization")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     sea_tenant::tenant_behavior!();
 /// # }
-/// use sea_tenant::{TenantName, provision};
+/// use sea_orm::EntityTrait;
+/// use sea_tenant::owner::TenantOwner;
+/// use sea_tenant::provision;
+///
+/// type Organization = organization::Entity;
 ///
 /// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
-/// provision::ensure_tenant_on::<TenantMigrations, _>(db, &TenantName::new("org_7")?).await?;
+/// for org in Organization::find().all(db).await? {
+///     let tenant = Organization::tenant_of(&org)?;
+///     provision::provision_tenant_on::<<Organization as TenantOwner>::Migrator, _>(db, &tenant)
+///         .await?;
+/// }
 /// # Ok(()) }
 /// ```
-pub async fn ensure_tenant_on<M, C>(db: &C, tenant: &TenantName) -> Result<()>
+///
+/// [`TenantOwner::tenant_of`]: crate::owner::TenantOwner::tenant_of
+pub async fn provision_tenant_on<M, C>(db: &C, tenant: &TenantName) -> Result<()>
 where
     M: MigratorTrait + 'static,
     C: ConnectionTrait,
 {
     let script = MigrationScript::of::<M>().await?;
-    db.execute_unprepared(&script.ensure_sql(tenant)?)
+    db.execute_unprepared(&script.provision_sql(tenant)?)
         .await
         .map_err(Error::tenant_db(tenant))?;
     Ok(())
@@ -448,16 +436,13 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
         });
     }
     let mut sql = String::new();
-    push(&mut sql, &lock_both_sql(from, to));
+    push(&mut sql, &tenant_sql::lock_tenants(from, to));
     if !guard.trim().is_empty() {
         push(&mut sql, guard);
     }
-    push(&mut sql, &refuse_existing_sql(to));
-    push(&mut sql, &require_existing_sql(from));
-    push(
-        &mut sql,
-        &format!("ALTER SCHEMA {} RENAME TO {}", from.quoted(), to.quoted()),
-    );
+    push(&mut sql, &tenant_sql::refuse_existing_schema(to));
+    push(&mut sql, &tenant_sql::require_existing_schema(from));
+    push(&mut sql, &tenant_sql::rename_schema(from, to));
     match db.execute_unprepared(&sql).await {
         Ok(_) => Ok(true),
         Err(e) if sqlstate(&e).as_deref() == Some(ROW_CHANGED) => Ok(false),
@@ -475,19 +460,15 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
 /// # Ok(()) }
 /// ```
 pub async fn drop_tenant_on<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<()> {
-    db.execute_unprepared(&drop_sql(tenant))
+    let sql = format!(
+        "{}; {}",
+        tenant_sql::lock_tenant(tenant),
+        tenant_sql::drop_schema(tenant)
+    );
+    db.execute_unprepared(&sql)
         .await
         .map_err(Error::tenant_db(tenant))?;
     Ok(())
-}
-
-/// Takes the tenant's lock and drops its schema if it exists.
-pub(crate) fn drop_sql(tenant: &TenantName) -> String {
-    format!(
-        "{}; DROP SCHEMA IF EXISTS {} CASCADE",
-        lock_sql(tenant),
-        tenant.quoted()
-    )
 }
 
 /// Turns the SQLSTATEs sea-tenant's scripts raise into typed errors: `duplicate_schema` is
@@ -519,7 +500,7 @@ pub async fn schema_exists<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> R
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            format!("SELECT {}", tenant_sql::schema_exists("$1")),
             [tenant.as_str().into()],
         ))
         .await

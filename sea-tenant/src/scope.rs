@@ -88,7 +88,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-use crate::TenantName;
+use crate::{TenantName, tenant_sql};
 use conn::ScopedConn;
 pub use error::ScopeError;
 use sql::ScopeSql;
@@ -215,8 +215,8 @@ impl TenantScope {
     pub async fn schema_exists(&self) -> Result<bool, DbErr> {
         let pool = self.pool()?;
         let sql = format!(
-            "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {}",
-            self.tenant.literal()
+            "SELECT 1 WHERE {}",
+            tenant_sql::schema_exists(&self.tenant.literal())
         );
         let found =
             sea_orm::sqlx::Executor::fetch_optional(pool, sea_orm::sqlx::AssertSqlSafe(sql))

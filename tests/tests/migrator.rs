@@ -365,14 +365,14 @@ async fn selection_by_only_and_except() {
 }
 
 #[tokio::test]
-async fn ensure_tenant_creates_and_completes_a_tenant() {
+async fn migrate_tenant_creates_and_completes_a_tenant() {
     let t = TestDb::new("mig_ensure").await;
     let name = sea_tenant::TenantName::new("org_9").unwrap();
-    sea_tenant::ensure_tenant::<BlogMigrations>(&t.db, &name)
+    sea_tenant::migrate_tenant::<BlogMigrations>(&t.db, &name)
         .await
         .unwrap();
     assert_eq!(versions(&t.db, "org_9", DEFAULT_VERSION_TABLE).await, ALL);
-    sea_tenant::ensure_tenant::<BlogMigrations>(&t.db, &name)
+    sea_tenant::migrate_tenant::<BlogMigrations>(&t.db, &name)
         .await
         .unwrap();
 }
@@ -432,9 +432,9 @@ async fn version_tables_carry_a_fingerprint_of_their_rows() {
         Some(all.as_str())
     );
 
-    // ensure_tenant leaves one too.
+    // migrate_tenant leaves one too.
     let name = sea_tenant::TenantName::new("org_9").unwrap();
-    sea_tenant::ensure_tenant::<BlogMigrations>(&t.db, &name)
+    sea_tenant::migrate_tenant::<BlogMigrations>(&t.db, &name)
         .await
         .unwrap();
     assert_eq!(

@@ -381,6 +381,9 @@ macro_rules! owner_suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn all_tenants_and_repair_after_bulk_insert() {
+                use sea_tenant::owner::TenantOwner;
+                use sea_tenant::provision::provision_tenant_on;
+                type Migrations = <org_id::Entity as TenantOwner>::Migrator;
                 let t = setup(concat!("own_all_", stringify!($form))).await;
                 // insert_many runs no hooks: rows without schemas.
                 org_id::Entity::insert_many([
@@ -405,11 +408,12 @@ macro_rules! owner_suite {
                 assert_eq!(names, ["org_11", "org_12"]);
 
                 for org in org_id::Entity::find().all(&t.db).await.expect("rows") {
-                    let name = owner::ensure_owned_tenant::<org_id::Entity, _>(&t.db, &org)
+                    let name = org_id::Entity::tenant_of(&org).expect("name");
+                    provision_tenant_on::<Migrations, _>(&t.db, &name)
                         .await
                         .expect("ensure");
                     // Idempotent.
-                    owner::ensure_owned_tenant::<org_id::Entity, _>(&t.db, &org)
+                    provision_tenant_on::<Migrations, _>(&t.db, &name)
                         .await
                         .expect("ensure again");
                     assert_eq!(
@@ -485,8 +489,8 @@ mod provisioning {
         // Two concurrent ensures on a pool: the advisory lock and the in-script pending
         // check make the second one a no-op instead of a duplicate-table error.
         let (a, b) = tokio::join!(
-            provision::ensure_tenant_on::<BlogMigrations, _>(&t.db, &name),
-            provision::ensure_tenant_on::<BlogMigrations, _>(&t.db, &name),
+            provision::provision_tenant_on::<BlogMigrations, _>(&t.db, &name),
+            provision::provision_tenant_on::<BlogMigrations, _>(&t.db, &name),
         );
         a.expect("ensure a");
         b.expect("ensure b");

@@ -330,8 +330,8 @@ mod creation_races {
         }
     }
 
-    /// 8 concurrent `sea_tenant::ensure_tenant` calls on one new tenant, repeated on several
-    /// tenants, then all `ensure_*` entry points mixed on one new tenant.
+    /// 8 concurrent `sea_tenant::migrate_tenant` calls on one new tenant, repeated on several
+    /// tenants, then every way of ensuring a tenant mixed on one new tenant.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_ensures_on_one_new_tenant() {
         let t = setup("race_ensure", 8).await;
@@ -341,12 +341,12 @@ mod creation_races {
                 let db = t.db.clone();
                 let name = name.clone();
                 tokio::spawn(async move {
-                    sea_tenant::ensure_tenant::<BlogMigrations>(&db, &name).await
+                    sea_tenant::migrate_tenant::<BlogMigrations>(&db, &name).await
                 })
             });
             for (i, r) in join_all(calls).await.into_iter().enumerate() {
                 r.expect("task")
-                    .unwrap_or_else(|e| panic!("ensure_tenant #{i} on {name}: {e}"));
+                    .unwrap_or_else(|e| panic!("migrate_tenant #{i} on {name}: {e}"));
             }
             assert_eq!(
                 versions(&t.db, name.as_str(), VERSION_TABLE).await,
@@ -375,11 +375,14 @@ mod creation_races {
             let org = org.clone();
             calls.push(tokio::spawn(async move {
                 let r = match i % 4 {
-                    0 => sea_tenant::ensure_tenant::<BlogMigrations>(&db, &name).await,
-                    1 => provision::ensure_tenant_on::<BlogMigrations, _>(&db, &name).await,
-                    2 => owner::ensure_owned_tenant::<org_id::Entity, _>(&db, &org)
-                        .await
-                        .map(|_| ()),
+                    0 => sea_tenant::migrate_tenant::<BlogMigrations>(&db, &name).await,
+                    1 => provision::provision_tenant_on::<BlogMigrations, _>(&db, &name).await,
+                    2 => match <org_id::Entity as owner::TenantOwner>::tenant_of(&org) {
+                        Ok(owned) => {
+                            provision::provision_tenant_on::<BlogMigrations, _>(&db, &owned).await
+                        }
+                        Err(e) => Err(e),
+                    },
                     _ => TenantMigrator::new(
                         db.clone(),
                         BlogMigrations,
@@ -425,11 +428,11 @@ mod creation_races {
             .expect("row");
             let name = TenantName::new(format!("org_{id}")).expect("name");
             if partial {
-                provision::ensure_tenant_on::<BlogV2Migrations, _>(&t.db, &name)
+                provision::provision_tenant_on::<BlogV2Migrations, _>(&t.db, &name)
                     .await
                     .expect("deploy at v2");
             } else {
-                sea_tenant::ensure_tenant::<BlogMigrations>(&t.db, &name)
+                sea_tenant::migrate_tenant::<BlogMigrations>(&t.db, &name)
                     .await
                     .expect("deploy");
             }
@@ -448,7 +451,7 @@ mod creation_races {
         }
 
         // A leftover: the schema predates the row.
-        provision::ensure_tenant_on::<BlogMigrations, _>(
+        provision::provision_tenant_on::<BlogMigrations, _>(
             &t.db,
             &TenantName::new("org_9").expect("name"),
         )

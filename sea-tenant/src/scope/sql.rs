@@ -5,8 +5,7 @@ use std::hash::{Hash, Hasher};
 
 use sea_orm::TransactionOptions;
 
-use crate::TenantName;
-use crate::name::quote_ident;
+use crate::{TenantName, tenant_sql};
 
 /// Undoes what a committed transaction can leave on a session, whatever SQL ran in it:
 /// `SET` of any setting (also `SET ROLE`, `SET SESSION AUTHORIZATION`, session
@@ -30,9 +29,7 @@ pub(crate) struct ScopeSql {
     pub(crate) tenant: TenantName,
     /// The tenant's schema and the shared ones, quoted: what the caller's names resolve in.
     pub(crate) search_path: String,
-    /// `SET LOCAL search_path TO "tenant", pg_temp`: transaction-local, and `pg_temp` last so
-    /// that no temporary table can shadow a tenant table. (A utility statement: cheaper for the
-    /// server than `SELECT set_config(…)`, which is planned and executed.)
+    /// Sets `search_path` for the transaction (see `tenant_sql::set_local_search_path`).
     set_path: String,
     /// Appended to statements prepared under a name, so that each search path has statements
     /// of its own: a plan prepared for one tenant never meets another tenant's tables.
@@ -41,11 +38,8 @@ pub(crate) struct ScopeSql {
 
 impl ScopeSql {
     pub(crate) fn new(tenant: &TenantName, shared: &[String]) -> ScopeSql {
-        let search_path = std::iter::once(tenant.quoted())
-            .chain(shared.iter().map(|s| quote_ident(s)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let set_path = format!("SET LOCAL search_path TO {search_path}, pg_temp");
+        let search_path = tenant_sql::scope_search_path(tenant, shared);
+        let set_path = tenant_sql::set_local_search_path(&search_path);
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         search_path.hash(&mut hasher);
         let statement_tag = format!("\n/* sea-tenant {:016x} */", hasher.finish());

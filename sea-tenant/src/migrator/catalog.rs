@@ -9,9 +9,9 @@ use futures::TryStreamExt;
 use sea_orm::sqlx::{self, AssertSqlSafe, Either};
 use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, QueryResult, RuntimeErr};
 
+use super::version_table::VersionTable;
 use crate::TenantName;
 use crate::name::quote_literal;
-use crate::version_table::VersionTable;
 
 /// A statement that names ~4,300 tables fails with "out of shared memory" under the default
 /// `max_locks_per_transaction`; one table per tenant, 500 per statement, stays well clear.
@@ -55,6 +55,15 @@ pub(crate) struct TenantState {
     pub from_fingerprint: bool,
 }
 
+/// A tenant on its way through a run: its line in the report, its name, and what the catalog
+/// and its version table have said of it so far.
+#[derive(Debug)]
+pub(crate) struct TenantWork {
+    pub slot: usize,
+    pub name: TenantName,
+    pub state: TenantState,
+}
+
 /// The complete migration set and the fingerprint of a version table that holds all of it.
 #[derive(Debug, Clone)]
 pub(crate) struct CompleteSet {
@@ -66,24 +75,22 @@ pub(crate) struct CompleteSet {
 /// Tenants per catalog query: one row each, no tenant table is opened.
 const CATALOG_BATCH: usize = 5000;
 
-/// Reads from the catalog, for every tenant in `tenants` (in order), whether its schema and
-/// version table exist and, with `complete`, whether the table's fingerprint says it holds
-/// the whole set (then `applied` is filled and the table need not be read). Touches only
-/// shared catalogs, so it is cheap on any connection.
+/// Reads from the catalog, for every tenant in `tenants`, whether its schema and version table
+/// exist and, with `complete`, whether the table's fingerprint says it holds the whole set
+/// (then `applied` is filled and the table need not be read). Touches only shared catalogs,
+/// so it is cheap on any connection.
 pub(crate) async fn load_catalog(
     conn: &DatabaseConnection,
-    tenants: &[TenantName],
+    tenants: &mut [TenantWork],
     table: &str,
     complete: Option<&CompleteSet>,
-) -> Result<Vec<TenantState>, DbErr> {
-    let mut states = vec![TenantState::default(); tenants.len()];
-    for (chunk_no, chunk) in tenants.chunks(CATALOG_BATCH).enumerate() {
-        let offset = chunk_no * CATALOG_BATCH;
+) -> Result<(), DbErr> {
+    for chunk in tenants.chunks_mut(CATALOG_BATCH) {
         // Names are validated and quoted as literals.
         let values = chunk
             .iter()
             .enumerate()
-            .map(|(i, t)| format!("({}, {})", offset + i, t.literal()))
+            .map(|(i, t)| format!("({i}, {})", t.name.literal()))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
@@ -96,7 +103,7 @@ pub(crate) async fn load_catalog(
         );
         for row in fetch_unprepared(conn, sql).await? {
             let i: i32 = row.try_get("", "i")?;
-            let state = &mut states[i as usize];
+            let state = &mut chunk[i as usize].state;
             state.schema_exists = row.try_get("", "schema_exists")?;
             state.has_version_table = row.try_get("", "has_table")?;
             let fingerprint: Option<String> = row.try_get("", "fingerprint")?;
@@ -108,7 +115,7 @@ pub(crate) async fn load_catalog(
             }
         }
     }
-    Ok(states)
+    Ok(())
 }
 
 /// Reads the version tables of the tenants whose state still needs them (a version table
@@ -118,13 +125,12 @@ pub(crate) async fn load_catalog(
 /// its allocation, so 10,000 tenants' states hold each name once.
 pub(crate) async fn load_versions(
     conn: &DatabaseConnection,
-    tenants: &[TenantName],
-    states: &mut [TenantState],
+    tenants: &mut [TenantWork],
     table: &str,
     known: &[Arc<str>],
 ) -> Result<(), DbErr> {
     let unread: Vec<usize> = (0..tenants.len())
-        .filter(|&i| states[i].has_version_table && !states[i].from_fingerprint)
+        .filter(|&i| tenants[i].state.has_version_table && !tenants[i].state.from_fingerprint)
         .collect();
     for batch in unread.chunks(VERSION_QUERY_BATCH) {
         let sql = batch
@@ -132,13 +138,13 @@ pub(crate) async fn load_versions(
             .map(|&i| {
                 format!(
                     "SELECT {i} AS i, version::text AS version FROM {}",
-                    VersionTable::new(&tenants[i], table).qualified()
+                    VersionTable::new(&tenants[i].name, table).qualified()
                 )
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         for &i in batch {
-            states[i].applied.clear();
+            tenants[i].state.applied.clear();
         }
         for row in fetch_unprepared(conn, sql).await? {
             let i: i32 = row.try_get("", "i")?;
@@ -147,10 +153,10 @@ pub(crate) async fn load_versions(
                 Ok(at) => Arc::clone(&known[at]),
                 Err(_) => Arc::from(version),
             };
-            states[i as usize].applied.push(shared);
+            tenants[i as usize].state.applied.push(shared);
         }
         for &i in batch {
-            states[i].applied.sort();
+            tenants[i].state.applied.sort();
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! Progress reporting for long runs.
 
-use crate::report::{Operation, Outcome, Report};
+use super::report::{Operation, Outcome, Report};
 
 /// Receives a run's progress, tenant by tenant. Called from the migrator's workers, so
 /// implementations must be cheap and thread-safe. The CLI implements it with a progress bar

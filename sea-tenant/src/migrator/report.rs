@@ -89,6 +89,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// A failure before anything was committed.
+    pub(crate) fn failed(error: Error) -> Outcome {
+        Outcome::Failed {
+            error,
+            rolled_back: Vec::new(),
+            applied: Vec::new(),
+            unconfirmed: Vec::new(),
+        }
+    }
+
     /// Whether the tenant needs attention (failed, missing or skipped).
     pub fn is_problem(&self) -> bool {
         matches!(

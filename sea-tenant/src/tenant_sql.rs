@@ -1,0 +1,254 @@
+//! Every piece of SQL text that names a tenant schema: the search path, the per-tenant
+//! advisory lock, creating, renaming and dropping a schema, asking whether one exists, and the
+//! SQLSTATEs sea-tenant's scripts raise. The scope, the migrator, provisioning and the owner
+//! hooks build their statements from these, so each safety rule below lives in one place.
+//!
+//! # The search path
+//! A tenant's statements run with a **transaction-local** search path (`set_config(…, true)`
+//! or `SET LOCAL`), so it ends with the transaction and never stays on a pooled connection.
+//! Migrations and provisioning scripts see the tenant schema alone: an unqualified name in a
+//! migration must never resolve to a shared table (a `DROP TABLE IF EXISTS` would otherwise
+//! reach into `public`).
+//!
+//! # The tenant lock
+//! Every creator and writer of a tenant schema takes the same per-tenant advisory lock: the
+//! migrator (also with `create_missing`), owner-entity provisioning, renames and drops, and
+//! both ways of ensuring a tenant. So they never work on one tenant at once, while different
+//! tenants never wait for each other.
+//!
+//! The lock is taken **before** anything else in the transaction looks the tenant's name up,
+//! and its own functions are schema-qualified. PostgreSQL caches catalog look-ups per
+//! backend, also negative ones ("no schema of that name"), and waiting for an advisory lock
+//! does not refresh that cache. The migrator used to set `search_path` to the tenant first and
+//! then call the (unqualified) lock functions, which resolved them through a `search_path`
+//! naming a schema that did not exist yet; after waiting while another caller created it,
+//! its create-if-missing still saw no schema and failed with a duplicate key in
+//! `pg_namespace_nspname_index`. Each of the two changes alone makes the integration test
+//! `owner_races::creation_races` pass; both are kept.
+
+use sea_orm::DbErr;
+
+use crate::TenantName;
+use crate::name::{quote_ident, quote_literal};
+
+/// The tenant schema alone as the transaction's search path (see the module docs).
+pub(crate) fn set_tenant_path(tenant: &TenantName) -> String {
+    set_search_path(&quote_literal(&tenant.quoted()))
+}
+
+/// Stashes the caller's search path in the transaction-local custom setting
+/// `sea_tenant.saved_search_path`, so that a script can put it back at its end
+/// ([`restore_search_path`]) without a round trip to read it first.
+pub(crate) const SAVE_SEARCH_PATH: &str = "SELECT set_config('sea_tenant.saved_search_path', \
+     current_setting('search_path'), true)";
+
+/// Puts back the search path [`SAVE_SEARCH_PATH`] stashed.
+pub(crate) fn restore_search_path() -> String {
+    set_search_path("current_setting('sea_tenant.saved_search_path')")
+}
+
+/// `value` (an SQL expression) as the search path until the transaction ends.
+fn set_search_path(value: &str) -> String {
+    format!("SELECT set_config('search_path', {value}, true)")
+}
+
+/// A scope's search path: the tenant's schema, then the shared ones, each quoted.
+pub(crate) fn scope_search_path(tenant: &TenantName, shared: &[String]) -> String {
+    std::iter::once(tenant.quoted())
+        .chain(shared.iter().map(|s| quote_ident(s)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `SET LOCAL search_path TO <search_path>, pg_temp`: transaction-local, and `pg_temp` last so
+/// that no temporary table can shadow a tenant table. (A utility statement: cheaper for the
+/// server than `SELECT set_config(…)`, which is planned and executed.)
+pub(crate) fn set_local_search_path(search_path: &str) -> String {
+    format!("SET LOCAL search_path TO {search_path}, pg_temp")
+}
+
+/// The tenant lock's key: a 64-bit hash of `sea_tenant:<schema>` (a collision would only
+/// serialise two tenants), schema-qualified so it resolves no name through `search_path`.
+pub(crate) fn lock_key(tenant: &TenantName) -> String {
+    format!(
+        "pg_catalog.hashtextextended({}, 0)",
+        quote_literal(&format!("sea_tenant:{}", tenant.as_str()))
+    )
+}
+
+/// Takes the tenant lock, `pg_advisory_xact_lock`: transaction-scoped, so it is released by
+/// COMMIT or ROLLBACK and can never outlive a transaction on a pooled connection.
+pub(crate) fn lock_tenant(tenant: &TenantName) -> String {
+    format!(
+        "SELECT pg_catalog.pg_advisory_xact_lock({})",
+        lock_key(tenant)
+    )
+}
+
+/// The locks of two tenants (a rename's old and new name), always in the same order, so that
+/// two renames in opposite directions cannot deadlock.
+pub(crate) fn lock_tenants(a: &TenantName, b: &TenantName) -> String {
+    let (first, second) = if a.as_str() <= b.as_str() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    format!("{}; {}", lock_tenant(first), lock_tenant(second))
+}
+
+/// Creates the schema; fails if it exists.
+pub(crate) fn create_schema(tenant: &TenantName) -> String {
+    create(tenant, "")
+}
+
+/// Creates the schema unless it exists.
+pub(crate) fn create_schema_if_missing(tenant: &TenantName) -> String {
+    create(tenant, "IF NOT EXISTS ")
+}
+
+fn create(tenant: &TenantName, condition: &str) -> String {
+    format!("CREATE SCHEMA {condition}{}", tenant.quoted())
+}
+
+pub(crate) fn rename_schema(from: &TenantName, to: &TenantName) -> String {
+    format!("ALTER SCHEMA {} RENAME TO {}", from.quoted(), to.quoted())
+}
+
+/// Drops the schema with everything in it, if it exists.
+pub(crate) fn drop_schema(tenant: &TenantName) -> String {
+    format!("DROP SCHEMA IF EXISTS {} CASCADE", tenant.quoted())
+}
+
+/// `EXISTS (…)`: whether a schema named `name` (an SQL expression: a literal, a parameter)
+/// exists.
+pub(crate) fn schema_exists(name: &str) -> String {
+    namespace_exists(name, "")
+}
+
+/// `EXISTS (…)`: whether the schema `tenant` exists and was created no later than the
+/// transaction whose age is `age` (an SQL expression).
+pub(crate) fn schema_at_least_as_old(tenant: &TenantName, age: &str) -> String {
+    namespace_exists(
+        &tenant.literal(),
+        &format!(" AND pg_catalog.age(xmin) >= {age}"),
+    )
+}
+
+fn namespace_exists(name: &str, condition: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {name}{condition})")
+}
+
+/// A `DO` block raising [`DUPLICATE_SCHEMA`] if the schema `tenant` exists. Run under the
+/// tenant's lock, its answer stays true until the transaction ends. The name is validated
+/// (no quotes, no `$`), so it cannot end the block.
+pub(crate) fn refuse_existing_schema(tenant: &TenantName) -> String {
+    raise_if(
+        &schema_exists(&tenant.literal()),
+        DUPLICATE_SCHEMA,
+        &format!("schema {} already exists", tenant.quoted()),
+    )
+}
+
+/// A `DO` block raising [`MISSING_SCHEMA`] if the schema `tenant` does not exist.
+pub(crate) fn require_existing_schema(tenant: &TenantName) -> String {
+    raise_if(
+        &format!("NOT {}", schema_exists(&tenant.literal())),
+        MISSING_SCHEMA,
+        &format!("schema {} does not exist", tenant.quoted()),
+    )
+}
+
+fn raise_if(condition: &str, sqlstate: &str, message: &str) -> String {
+    format!(
+        "DO $sea_tenant_chk$ BEGIN IF {condition} THEN RAISE EXCEPTION USING ERRCODE = \
+         '{sqlstate}', MESSAGE = {message}; END IF; END $sea_tenant_chk$",
+        message = quote_literal(message),
+    )
+}
+
+/// SQLSTATE `duplicate_schema`: raised by sea-tenant's scripts when a schema that must not
+/// exist does (and by PostgreSQL itself).
+pub(crate) const DUPLICATE_SCHEMA: &str = "42P06";
+/// SQLSTATE `invalid_schema_name`: raised when a schema that must exist does not.
+pub(crate) const MISSING_SCHEMA: &str = "3F000";
+/// SQLSTATE `serialization_failure`: an owner row changed between reading it and acting on
+/// it (only possible outside a transaction); the hook reads it again.
+pub(crate) const ROW_CHANGED: &str = "40001";
+/// SQLSTATE `no_data_found`: an owner row is gone.
+pub(crate) const ROW_GONE: &str = "P0002";
+
+/// The SQLSTATE of a database error, if it is one.
+pub(crate) fn sqlstate(err: &DbErr) -> Option<String> {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> TenantName {
+        TenantName::new(s).expect("valid")
+    }
+
+    #[test]
+    fn the_tenant_path_is_the_tenant_alone_until_the_transaction_ends() {
+        let set = set_tenant_path(&name("org_7"));
+        assert!(set.ends_with(r#", '"org_7"', true)"#), "{set}");
+        let restore = restore_search_path();
+        assert!(
+            restore.ends_with(", current_setting('sea_tenant.saved_search_path'), true)"),
+            "{restore}"
+        );
+        // Both set the same setting.
+        assert_eq!(set.split(',').next(), restore.split(',').next());
+    }
+
+    #[test]
+    fn a_scope_path_quotes_every_schema_and_ends_with_pg_temp() {
+        let path = scope_search_path(&name("org_7"), &["sh\"ared".to_owned()]);
+        assert_eq!(path, r#""org_7", "sh""ared""#);
+        assert_eq!(
+            set_local_search_path(&path),
+            r#"SET LOCAL search_path TO "org_7", "sh""ared", pg_temp"#
+        );
+    }
+
+    #[test]
+    fn two_tenant_locks_are_taken_in_one_order() {
+        let (a, b) = (name("org_a"), name("org_b"));
+        assert_eq!(lock_tenants(&a, &b), lock_tenants(&b, &a));
+        assert!(lock_tenants(&b, &a).starts_with(&lock_tenant(&a)));
+        assert_eq!(
+            lock_tenant(&a),
+            "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('sea_tenant:org_a', 0))"
+        );
+    }
+
+    #[test]
+    fn schema_statements_quote_the_name() {
+        let t = name("org_7");
+        assert!(create_schema(&t).ends_with(r#" "org_7""#));
+        assert_eq!(
+            create_schema_if_missing(&t).replace("IF NOT EXISTS ", ""),
+            create_schema(&t)
+        );
+        assert!(drop_schema(&t).ends_with(r#" IF EXISTS "org_7" CASCADE"#));
+        assert_eq!(
+            rename_schema(&t, &name("org_8")),
+            r#"ALTER SCHEMA "org_7" RENAME TO "org_8""#
+        );
+        assert_eq!(
+            schema_exists("$1"),
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)"
+        );
+        assert!(require_existing_schema(&t).contains("IF NOT EXISTS (SELECT 1"));
+        assert!(refuse_existing_schema(&t).contains("ERRCODE = '42P06'"));
+    }
+}
