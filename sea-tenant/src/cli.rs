@@ -22,6 +22,9 @@
 //! }
 //! ```
 //!
+//! With an owner entity, pass [`owner::tenant_source`](crate::owner::tenant_source) instead of
+//! the query, so the template is written once, on the entity.
+//!
 //! Commands and flags follow sea-orm-cli: `up [-n N]`, `down [-n N]` (default 1), `status`,
 //! `fresh`, `refresh`, `reset`, `generate NAME`; `-u/--database-url` or `DATABASE_URL`, `-v`.
 //! Tenant selection and scale: `--tenant NAME` and `--except NAME` (repeatable),

@@ -94,7 +94,7 @@ pub use migrator::{
     DEFAULT_LOCK_TIMEOUT, DEFAULT_RECYCLE_AFTER, TenantMigrator, ensure_tenant,
 };
 pub use name::{MAX_NAME_BYTES, NameError, TenantName};
-pub use owner::tenant;
+pub use owner::{hooks, tenant};
 pub use progress::Progress;
 pub use report::{MigrationState, Operation, Outcome, Report, TenantReport};
 pub use scope::{TenantConnectionExt, TenantScope, TenantStream, TenantTransaction};

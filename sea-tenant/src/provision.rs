@@ -47,7 +47,7 @@ use sea_orm::{
     ConnectionTrait, Database, DbBackend, DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow,
     Statement,
 };
-use sea_orm_migration::{MigratorTrait, SchemaManager};
+use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 
 use crate::lock::{
     DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, lock_both_sql, lock_sql, sqlstate,
@@ -86,25 +86,33 @@ impl MigrationScript {
     /// # Ok(()) }
     /// ```
     pub async fn of<M: MigratorTrait + 'static>() -> Result<Arc<MigrationScript>> {
-        let key = TypeId::of::<M>();
+        Self::cached(TypeId::of::<M>(), M::migrations).await
+    }
+
+    /// [`MigrationScript::of`] for the set whose type is `key` and whose `migrations()` is
+    /// `migrations`.
+    pub(crate) async fn cached(
+        key: TypeId,
+        migrations: fn() -> Vec<Box<dyn MigrationTrait>>,
+    ) -> Result<Arc<MigrationScript>> {
         if let Some(script) = cache().get(&key) {
             return Ok(script.clone());
         }
         // Two callers may both render on a cold cache; the results are identical, so the
         // second insert is harmless and cheaper than holding a lock across awaits.
-        let script = Arc::new(Self::render::<M>().await?);
+        let script = Arc::new(Self::render(migrations).await?);
         cache().insert(key, script.clone());
         Ok(script)
     }
 
-    async fn render<M: MigratorTrait>() -> Result<MigrationScript> {
+    async fn render(migrations: fn() -> Vec<Box<dyn MigrationTrait>>) -> Result<MigrationScript> {
         let recorder = Recorder::default();
         let log = recorder.log.clone();
         let proxy: Arc<Box<dyn ProxyDatabaseTrait>> = Arc::new(Box::new(recorder));
         let db = Database::connect_proxy(DbBackend::Postgres, proxy).await?;
         let manager = SchemaManager::new(&db);
         let mut steps = Vec::new();
-        for migration in M::migrations() {
+        for migration in migrations() {
             let name = migration.name().to_owned();
             migration.up(&manager).await.map_err(|e| {
                 Error::Generate(format!(
@@ -338,12 +346,12 @@ where
 /// Provisions the tenant of an owner row: under the tenant's lock, runs `guard` (which
 /// checks the row and refuses a leftover schema), then creates the schema if missing and
 /// applies the pending migrations. A schema a concurrent deploy created for the row is used.
-pub(crate) async fn provision_owned_on<M, C>(db: &C, tenant: &TenantName, guard: &str) -> Result<()>
-where
-    M: MigratorTrait + 'static,
-    C: ConnectionTrait,
-{
-    let script = MigrationScript::of::<M>().await?;
+pub(crate) async fn provision_owned_on<C: ConnectionTrait>(
+    db: &C,
+    script: &MigrationScript,
+    tenant: &TenantName,
+    guard: &str,
+) -> Result<()> {
     db.execute_unprepared(&script.guarded_ensure_sql(tenant, guard)?)
         .await
         .map_err(|e| classify(e, tenant, tenant))?;
