@@ -7,7 +7,7 @@
 //!   own that trims `name`;
 //! - `org_broken`: `brk_<id>`, provisioning always fails (`BrokenMigrations`).
 //!
-//! [`registered`] holds owners that name no migration set (one form only).
+//! [`registered`](crate::owner_entities::registered) holds owners that name no migration set (one form only).
 
 /// The tables of the owner entities, in `public`.
 pub const OWNER_TABLES_SQL: &str = "
