@@ -495,8 +495,6 @@ mod bench_org {
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
-
-    sea_tenant::tenant_behavior!();
 }
 
 /// B5: insert an owner row and the tenant is ready (schema + 10 migrations), 100 times;

@@ -1,8 +1,9 @@
-//! Compile-fail tests of `#[tenant]`. The cases use nothing but this crate: each error is
-//! raised before any code referring to sea-orm or sea-tenant is generated.
+//! trybuild cases of `#[tenant]` and `#[sea_tenant::hooks]`: `fail/` must not compile, with
+//! the error its `.stderr` holds; `pass/` must compile and run.
 
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
-    t.compile_fail("tests/ui/*.rs");
+    t.compile_fail("tests/ui/fail/*.rs");
+    t.pass("tests/ui/pass/*.rs");
 }

@@ -22,6 +22,9 @@
 //! }
 //! ```
 //!
+//! With an owner entity, pass [`owner::tenant_source`](crate::owner::tenant_source) instead of
+//! the query, so the template is written once, on the entity.
+//!
 //! Commands and flags follow sea-orm-cli: `up [-n N]`, `down [-n N]` (default 1), `status`,
 //! `fresh`, `refresh`, `reset`, `generate MIGRATION_NAME [-d DIR]` (the `generate` of
 //! [`codegen`](crate::codegen)); `-u/--database-url` or `DATABASE_URL` (also read from a `.env` file, as sea-orm-migration's

@@ -13,6 +13,35 @@ pub enum Error {
     #[error(transparent)]
     InvalidName(#[from] NameError),
 
+    /// A placeholder of an owner entity's template rendered empty (`org_<slug>` with an empty
+    /// slug): the row would name the schema of the template's bare text. Nothing was created.
+    #[error(
+        "tenant template {template:?}: <{field}> is empty, so the name would be {name:?}; \
+         every placeholder needs a non-empty value"
+    )]
+    EmptyTemplateValue {
+        /// The owner entity's template, e.g. `org_<slug>`.
+        template: &'static str,
+        /// The placeholder whose value is empty.
+        field: &'static str,
+        /// The name the row would have given.
+        name: String,
+    },
+
+    /// An owner entity needs its tenant migration set (a row is inserted, or its tenant
+    /// ensured) and none is known: its `#[tenant(...)]` names no `migrator` and none was
+    /// registered. Nothing was written.
+    #[error(
+        "owner entity {entity} has no tenant migration set, so no tenant can be provisioned \
+         for it (nothing was written): call \
+         `sea_tenant::owner::register_migrations::<{entity}, YourTenantMigrator>()` where the \
+         application starts, or add `migrator = YourTenantMigrator` to its #[tenant(...)]"
+    )]
+    NoMigrationSet {
+        /// The owner entity's type, as Rust names it.
+        entity: &'static str,
+    },
+
     /// The tenant's schema does not exist.
     #[error("tenant {tenant}: schema {quoted} does not exist", quoted = tenant.quoted())]
     MissingSchema {

@@ -96,7 +96,7 @@ pub use migrator::{
     Outcome, Progress, Report, TenantMigrator, TenantReport, migrate_tenant,
 };
 pub use name::{MAX_NAME_BYTES, NameError, TenantName};
-pub use owner::tenant;
+pub use owner::{hooks, tenant};
 pub use scope::{TenantConnectionExt, TenantScope, TenantStream, TenantTransaction};
 pub use tenants::AllTenants;
 

@@ -25,13 +25,41 @@
 //!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 //!     pub enum Relation {}
 //!
-//!     // No hook logic of your own: let sea-tenant write the whole impl.
-//!     sea_tenant::tenant_behavior!();
+//!     // No `impl ActiveModelBehavior for ActiveModel {}`: the attribute writes it. A
+//!     // leftover one fails to compile (E0119, conflicting implementations).
 //! }
 //! ```
 //!
-//! With hook logic of your own, write the impl yourself and call the four hook functions of
-//! this module from it, before or after your own code:
+//! Without `migrator = …` the application names the migration set where it starts
+//! ([`register_migrations`]), so that an entity crate need not depend on the tenant
+//! migration crate; an insert before that fails with [`Error::NoMigrationSet`].
+//!
+//! Each owner model has `tenant_name()`, the schema it owns:
+//!
+//! ```
+//! # mod organization {
+//! #     use sea_orm::entity::prelude::*;
+//! #     #[sea_tenant::tenant(template = "org_<slug>")]
+//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+//! #     #[sea_orm(table_name = "organization")]
+//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub slug: String }
+//! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! #     pub enum Relation {}
+//! # }
+//! use sea_tenant::Error;
+//!
+//! let acme = organization::Model { id: 1, slug: "acme".into() };
+//! assert_eq!(acme.tenant_name()?.as_str(), "org_acme");
+//!
+//! // An empty placeholder value is refused, not taken for the tenant `org_`.
+//! let blank = organization::Model { id: 2, slug: String::new() };
+//! assert!(matches!(blank.tenant_name(), Err(Error::EmptyTemplateValue { field: "slug", .. })));
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! With hook logic of your own, declare `hooks = custom` and put [`#[sea_tenant::hooks]`](hooks)
+//! on your impl: it runs sea-tenant's hooks around yours (your `before_*` first, your
+//! `after_*` last). Under `hooks = custom` an impl without it does not compile.
 //!
 //! ```
 //! # fn main() {}
@@ -51,7 +79,11 @@
 //!     #[sea_orm::model]
 //!     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 //!     #[sea_orm(table_name = "organization")]
-//!     #[tenant(template = "org_<slug>", migrator = crate::tenant_migration::TenantMigrations)]
+//!     #[tenant(
+//!         template = "org_<slug>",
+//!         migrator = crate::tenant_migration::TenantMigrations,
+//!         hooks = custom
+//!     )]
 //!     pub struct Model {
 //!         #[sea_orm(primary_key)]
 //!         pub id: i32,
@@ -59,9 +91,9 @@
 //!         pub name: String,
 //!     }
 //!
-//!     #[async_trait::async_trait]
+//!     #[sea_tenant::hooks]
 //!     impl ActiveModelBehavior for ActiveModel {
-//!         async fn before_save<C>(mut self, db: &C, insert: bool) -> Result<Self, DbErr>
+//!         async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
 //!         where
 //!             C: ConnectionTrait,
 //!         {
@@ -69,28 +101,7 @@
 //!                 let trimmed = name.trim().to_owned(); // your own logic
 //!                 self.name = Set(trimmed);
 //!             }
-//!             sea_tenant::owner::before_save::<Entity, C>(self, db, insert).await
-//!         }
-//!
-//!         async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
-//!         where
-//!             C: ConnectionTrait,
-//!         {
-//!             sea_tenant::owner::after_save::<Entity, C>(model, db, insert).await
-//!         }
-//!
-//!         async fn before_delete<C>(self, db: &C) -> Result<Self, DbErr>
-//!         where
-//!             C: ConnectionTrait,
-//!         {
-//!             sea_tenant::owner::before_delete::<Entity, C>(self, db).await
-//!         }
-//!
-//!         async fn after_delete<C>(self, db: &C) -> Result<Self, DbErr>
-//!         where
-//!             C: ConnectionTrait,
-//!         {
-//!             sea_tenant::owner::after_delete::<Entity, C>(self, db).await
+//!             Ok(self) // sea-tenant's before_save runs next
 //!         }
 //!     }
 //! }
@@ -100,7 +111,7 @@
 //!
 //! | operation | hook | statements |
 //! |---|---|---|
-//! | insert | `before_save` | none; validates the name if the template's fields are already set (a slug) |
+//! | insert | `before_save` | none; checks a migration set is known, and validates the name if the template's fields are already set (a slug) |
 //! | insert | `after_save` | the provisioning script: tenant lock, owner-row check, create/ensure ([`provision`]) |
 //! | update touching a template field, new name differs | `before_save` | `SELECT … FOR UPDATE` of the row, then a rename of the schema from the old name to the new one + a checked `UPDATE` of the template fields, in one script |
 //! | update touching no template field | – | none (not even a read) |
@@ -167,21 +178,26 @@
 //! ));
 //! ```
 
-use std::fmt::{Display, Write as _};
+use std::marker::PhantomData;
 use std::sync::Arc;
-
-use sea_orm::sea_query::{Condition, Expr, IntoCondition};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QuerySelect, QueryTrait,
-};
-use sea_orm_migration::MigratorTrait;
 
 use crate::name::quote_literal;
 use crate::tenant_sql::{self, DUPLICATE_SCHEMA, ROW_CHANGED, ROW_GONE, sqlstate};
+use crate::tenants::TenantRow;
 use crate::{Error, TenantName, provision};
+use sea_orm::sea_query::{Condition, Expr, IntoCondition};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QuerySelect,
+    QueryTrait,
+};
 
-pub use sea_tenant_macros::tenant;
+pub use migrations::{MigrationSet, migrations_of, register_migrations};
+pub use sea_tenant_macros::{hooks, tenant};
+pub use template::RenderedName;
+
+mod migrations;
+mod template;
 
 /// The options of `#[tenant(...)]`, as the macro wrote them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,33 +210,24 @@ pub struct OwnerOptions {
     pub drop: bool,
 }
 
-/// The empty migration set: the `Migrator` of an owner declared with `create = false`.
-#[derive(Debug, Clone, Copy)]
-pub struct NoMigrations;
-
-impl MigratorTrait for NoMigrations {
-    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        Vec::new()
-    }
-}
-
 /// An entity whose rows own tenant schemas. Implemented by `#[tenant(...)]` on the entity's
 /// `Model`; not meant to be implemented by hand.
 pub trait TenantOwner: EntityTrait {
-    /// The tenant migration set run in a new schema.
-    type Migrator: MigratorTrait + 'static;
-
     /// The template, e.g. `org_<id>`.
     const TEMPLATE: &'static str;
 
     /// The macro's options.
     const OPTIONS: OwnerOptions;
 
+    /// The tenant migration set `migrator = …` names, if any; [`migrations_of`] is the one
+    /// in force.
+    fn declared_migrations() -> Option<MigrationSet>;
+
     /// The template rendered from `model`, not validated.
-    fn render(model: &Self::Model) -> String;
+    fn render(model: &Self::Model) -> RenderedName;
 
     /// The template rendered from `am`, or `None` if a template field is `NotSet`.
-    fn render_active(am: &Self::ActiveModel) -> Option<String>;
+    fn render_active(am: &Self::ActiveModel) -> Option<RenderedName>;
 
     /// Whether `am` sets any template field.
     fn template_set(am: &Self::ActiveModel) -> bool;
@@ -232,9 +239,9 @@ pub trait TenantOwner: EntityTrait {
     /// A fresh active model that sets exactly the template fields `am` has values for.
     fn template_update(am: &Self::ActiveModel) -> Self::ActiveModel;
 
-    /// The validated tenant name of `model`.
+    /// The validated tenant name of `model` (also `model.tenant_name()`).
     fn tenant_of(model: &Self::Model) -> Result<TenantName, Error> {
-        Ok(TenantName::new(Self::render(model))?)
+        Self::render(model).tenant_name()
     }
 }
 
@@ -274,12 +281,13 @@ where
     C: ConnectionTrait,
 {
     if insert {
-        // A name made of fields known before the INSERT (e.g. a slug) is checked now, so
-        // an invalid one never even writes the row.
-        if E::OPTIONS.create
-            && let Some(raw) = E::render_active(&am)
-        {
-            TenantName::new(raw).map_err(|e| into_db_err(e.into()))?;
+        if E::OPTIONS.create {
+            // Checked now, so that a row that cannot be provisioned is never written: the
+            // migration set, and a name made of fields known before the INSERT (a slug).
+            migrations_of::<E>().map_err(into_db_err)?;
+            if let Some(rendered) = E::render_active(&am) {
+                rendered.tenant_name().map_err(into_db_err)?;
+            }
         }
         return Ok(am);
     }
@@ -297,12 +305,12 @@ where
         let old_name = E::tenant_of(&stored).map_err(into_db_err)?;
         // The stored row with the fields `am` sets: the row as the UPDATE will leave it.
         let merged = overlay::<E>(Some(&am), &stored)?;
-        let raw = E::render_active(&merged).ok_or_else(|| {
+        let rendered = E::render_active(&merged).ok_or_else(|| {
             into_db_err(Error::IncompleteTemplate {
                 template: E::TEMPLATE,
             })
         })?;
-        let new_name = TenantName::new(raw).map_err(|e| into_db_err(e.into()))?;
+        let new_name = rendered.tenant_name().map_err(into_db_err)?;
         if new_name == old_name {
             return Ok(am);
         }
@@ -351,15 +359,14 @@ where
     if !insert || !E::OPTIONS.create {
         return Ok(model);
     }
-    let provisioned = match E::tenant_of(&model) {
-        Ok(name) => match owner_guard_sql::<E>(&model, &name) {
-            Ok(guard) => provision::provision_owned_on::<E::Migrator, C>(db, &name, &guard)
-                .await
-                .map(|()| name),
-            Err(err) => Err(err),
-        },
-        Err(err) => Err(err),
-    };
+    let provisioned = async {
+        let script = migrations_of::<E>()?.script().await?;
+        let name = E::tenant_of(&model)?;
+        let guard = owner_guard_sql::<E>(&model, &name)?;
+        provision::provision_owned_on(db, &script, &name, &guard).await?;
+        Ok::<_, Error>(name)
+    }
+    .await;
     match provisioned {
         Ok(name) => {
             tracing::info!(tenant = %name, "created tenant schema");
@@ -454,14 +461,16 @@ where
     if E::OPTIONS.drop {
         return Ok(am);
     }
-    if let Some(name) = E::render_active(&am).and_then(|raw| TenantName::new(raw).ok()) {
+    if let Some(name) = E::render_active(&am).and_then(|rendered| rendered.tenant_name().ok()) {
         tracing::info!(tenant = %name, "owner row deleted; tenant schema kept (drop = false)");
     }
     Ok(am)
 }
 
-/// Every owner row's tenant name, rendered from the template and **not** validated: usable
-/// as the migrator's tenant source, which reports invalid names itself.
+/// Provisions the tenant of an owner row written without hooks (`insert_many`, a raw
+/// `INSERT`) from the owner's migration set (registered, or named by `migrator = …`): the
+/// same rendered script as [`provision::provision_tenant_on`], which it calls with the name
+/// the row's template gives: creates the schema if missing and applies pending migrations.
 ///
 /// ```no_run
 /// # mod organization {
@@ -476,7 +485,37 @@ where
 /// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
 /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 /// #     pub enum Relation {}
-/// #     sea_tenant::tenant_behavior!();
+/// # }
+/// use sea_orm::EntityTrait;
+///
+/// # async fn demo(db: &sea_orm::DatabaseConnection, org: organization::Model) -> sea_tenant::Result<()> {
+/// sea_tenant::owner::provision_owned_tenant::<organization::Entity, _>(db, &org).await?;
+/// # Ok(()) }
+/// ```
+pub async fn provision_owned_tenant<E, C>(db: &C, model: &E::Model) -> Result<TenantName, Error>
+where
+    E: TenantOwner,
+    C: ConnectionTrait,
+{
+    let script = migrations_of::<E>()?.script().await?;
+    let name = E::tenant_of(model)?;
+    provision::provision_owned_on(db, &script, &name, "").await?;
+    Ok(name)
+}
+
+/// Every owner row's tenant name, rendered from the template and **not** validated (a row
+/// with an empty placeholder value gives the template's bare text): [`tenant_source`] is the
+/// checked listing for the migrator.
+///
+/// ```no_run
+/// # mod organization {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[sea_tenant::tenant(template = "org_<id>")]
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "organization")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
 /// # }
 /// # async fn demo(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 /// let names = sea_tenant::owner::all_tenants::<organization::Entity, _>(db).await?;
@@ -487,16 +526,82 @@ where
     E: TenantOwner,
     C: ConnectionTrait,
 {
-    Ok(E::find().all(db).await?.iter().map(E::render).collect())
+    Ok(E::find()
+        .all(db)
+        .await?
+        .iter()
+        .map(|model| E::render(model).into_string())
+        .collect())
 }
 
-/// [`all_tenants`] as a ready tenant source for a [`TenantMigrator`](crate::TenantMigrator):
-/// `TenantMigrator::new(db, Migrator, owner::tenant_source::<organization::Entity>())`.
+/// The owner rows as the tenant source of a [`TenantMigrator`](crate::TenantMigrator) or of
+/// the tenant CLI, so the template is written once, on the entity, not again as SQL. A row
+/// whose name is invalid, or has an empty placeholder value, is reported as a failed tenant.
+///
+/// The tenant migration crate's `main.rs`, which depends on the entity crate (the entity
+/// crate needs no migration crate: see [`register_migrations`]):
+///
+/// ```no_run
+/// # mod entity { pub mod organization {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[sea_tenant::tenant(template = "org_<slug>")]
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "organization")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub slug: String }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// # } }
+/// # mod tenant_migration {
+/// #     use sea_orm_migration::prelude::*;
+/// #     pub struct Migrator;
+/// #     impl MigratorTrait for Migrator {
+/// #         fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
+/// #     }
+/// # }
+/// use sea_tenant::owner;
+///
+/// # #[cfg(not(feature = "cli"))] fn main() {}
+/// # #[cfg(feature = "cli")] // `sea_tenant::cli` is behind the `cli` feature
+/// #[tokio::main]
+/// async fn main() {
+///     sea_tenant::cli::run_cli(
+///         tenant_migration::Migrator,
+///         owner::tenant_source::<entity::organization::Entity>(),
+///         env!("CARGO_MANIFEST_DIR"),
+///     )
+///     .await
+/// }
+/// ```
 pub fn tenant_source<E>() -> impl crate::AllTenants
 where
-    E: TenantOwner + 'static,
+    E: TenantOwner,
 {
-    crate::tenants::from_fn(|db| async move { all_tenants::<E, _>(&db).await })
+    OwnerTenants::<E>(PhantomData)
+}
+
+struct OwnerTenants<E>(PhantomData<fn() -> E>);
+
+#[async_trait::async_trait]
+impl<E: TenantOwner> crate::AllTenants for OwnerTenants<E> {
+    async fn all_tenants(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+        all_tenants::<E, _>(db).await
+    }
+
+    async fn tenant_rows(&self, db: &DatabaseConnection) -> Result<Vec<TenantRow>, DbErr> {
+        Ok(E::find()
+            .all(db)
+            .await?
+            .iter()
+            .map(|model| {
+                let rendered = E::render(model);
+                match rendered.tenant_name() {
+                    Err(err @ Error::EmptyTemplateValue { .. }) => TenantRow::Bad(err.to_string()),
+                    // An invalid name is reported by the migrator itself, with its value.
+                    _ => TenantRow::Name(rendered.into_string()),
+                }
+            })
+            .collect())
+    }
 }
 
 /// `WHERE pk1 = … AND pk2 = …`, the values taken from `value_of`.
@@ -617,93 +722,18 @@ where
         .map(|_| ())
 }
 
-/// Writes `impl ActiveModelBehavior for ActiveModel` for an owner entity (one with
-/// `#[tenant(...)]` on its `Model`), calling the four hooks of [`owner`](crate::owner).
-/// Invoke it in the entity's module, instead of `impl ActiveModelBehavior for ActiveModel {}`.
-///
-/// An entity with hook logic of its own writes the impl by hand and calls the same
-/// functions; this is what the macro writes:
-///
-/// ```ignore
-/// #[async_trait::async_trait]
-/// impl ActiveModelBehavior for ActiveModel {
-///     async fn before_save<C>(self, db: &C, insert: bool) -> Result<Self, DbErr>
-///     where C: ConnectionTrait {
-///         sea_tenant::owner::before_save::<Entity, C>(self, db, insert).await
-///     }
-///     async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
-///     where C: ConnectionTrait {
-///         sea_tenant::owner::after_save::<Entity, C>(model, db, insert).await
-///     }
-///     async fn before_delete<C>(self, db: &C) -> Result<Self, DbErr>
-///     where C: ConnectionTrait {
-///         sea_tenant::owner::before_delete::<Entity, C>(self, db).await
-///     }
-///     async fn after_delete<C>(self, db: &C) -> Result<Self, DbErr>
-///     where C: ConnectionTrait {
-///         sea_tenant::owner::after_delete::<Entity, C>(self, db).await
-///     }
-/// }
-/// ```
-///
-/// For a runnable example see [`owner`](crate::owner).
-#[macro_export]
-macro_rules! tenant_behavior {
-    () => {
-        #[$crate::__private::async_trait]
-        impl $crate::__private::sea_orm::ActiveModelBehavior for ActiveModel {
-            async fn before_save<C>(
-                self,
-                db: &C,
-                insert: bool,
-            ) -> ::core::result::Result<Self, $crate::__private::sea_orm::DbErr>
-            where
-                C: $crate::__private::sea_orm::ConnectionTrait,
-            {
-                $crate::owner::before_save::<Entity, C>(self, db, insert).await
-            }
-
-            async fn after_save<C>(
-                model: Model,
-                db: &C,
-                insert: bool,
-            ) -> ::core::result::Result<Model, $crate::__private::sea_orm::DbErr>
-            where
-                C: $crate::__private::sea_orm::ConnectionTrait,
-            {
-                $crate::owner::after_save::<Entity, C>(model, db, insert).await
-            }
-
-            async fn before_delete<C>(
-                self,
-                db: &C,
-            ) -> ::core::result::Result<Self, $crate::__private::sea_orm::DbErr>
-            where
-                C: $crate::__private::sea_orm::ConnectionTrait,
-            {
-                $crate::owner::before_delete::<Entity, C>(self, db).await
-            }
-
-            async fn after_delete<C>(
-                self,
-                db: &C,
-            ) -> ::core::result::Result<Self, $crate::__private::sea_orm::DbErr>
-            where
-                C: $crate::__private::sea_orm::ConnectionTrait,
-            {
-                $crate::owner::after_delete::<Entity, C>(self, db).await
-            }
-        }
-    };
-}
-
-/// Used by the code `#[tenant]` generates.
+/// Used by the code `#[tenant]` and `#[sea_tenant::hooks]` generate.
 #[doc(hidden)]
 pub mod __private {
-    use super::*;
+    pub use super::template::Renderer;
 
-    pub fn push_value(out: &mut String, value: &impl Display) {
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{value}");
-    }
+    /// Implemented by `#[sea_tenant::hooks]` alone: an entity declared with `hooks = custom`
+    /// checks that its `ActiveModelBehavior` runs sea-tenant's hooks.
+    #[diagnostic::on_unimplemented(
+        message = "owner entity declared with `hooks = custom`, but its `impl ActiveModelBehavior for {Self}` does not run sea-tenant's hooks",
+        label = "`hooks = custom` needs `#[sea_tenant::hooks]` on `impl ActiveModelBehavior for {Self}`",
+        note = "add `#[sea_tenant::hooks]` above your `impl ActiveModelBehavior for {Self}`: it runs sea-tenant's hooks around yours (the tenant schema is created, renamed and dropped there)",
+        note = "or remove `hooks = custom` and your impl: `#[sea_tenant::tenant]` then writes the impl itself"
+    )]
+    pub trait HooksRouted {}
 }

@@ -48,7 +48,7 @@ use sea_orm::{
     MockDatabase, MockDatabaseConnection, MockDatabaseTrait, MockExecResult, QueryResult,
     Statement, Transaction,
 };
-use sea_orm_migration::{MigratorTrait, SchemaManager};
+use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 
 use crate::migrator::version_table::VersionTable;
 use crate::name::quote_literal;
@@ -87,18 +87,26 @@ impl MigrationScript {
     /// # Ok(()) }
     /// ```
     pub async fn of<M: MigratorTrait + 'static>() -> Result<Arc<MigrationScript>> {
-        let key = TypeId::of::<M>();
+        Self::cached(TypeId::of::<M>(), M::migrations).await
+    }
+
+    /// [`MigrationScript::of`] for the set whose type is `key` and whose `migrations()` is
+    /// `migrations`.
+    pub(crate) async fn cached(
+        key: TypeId,
+        migrations: fn() -> Vec<Box<dyn MigrationTrait>>,
+    ) -> Result<Arc<MigrationScript>> {
         if let Some(script) = cache().get(&key) {
             return Ok(script.clone());
         }
         // Two callers may both render on a cold cache; the results are identical, so the
         // second insert is harmless and cheaper than holding a lock across awaits.
-        let script = Arc::new(Self::render::<M>().await?);
+        let script = Arc::new(Self::render(migrations).await?);
         cache().insert(key, script.clone());
         Ok(script)
     }
 
-    async fn render<M: MigratorTrait>() -> Result<MigrationScript> {
+    async fn render(migrations: fn() -> Vec<Box<dyn MigrationTrait>>) -> Result<MigrationScript> {
         let recorder = Recorder::default();
         let log = recorder.log.clone();
         let db = DatabaseConnection::from(DatabaseConnectionType::MockDatabaseConnection(
@@ -106,7 +114,7 @@ impl MigrationScript {
         ));
         let manager = SchemaManager::new(&db);
         let mut steps = Vec::new();
-        for migration in M::migrations() {
+        for migration in migrations() {
             let name = migration.name().to_owned();
             migration
                 .up(&manager)
@@ -326,12 +334,12 @@ where
 /// Provisions the tenant of an owner row: under the tenant's lock, runs `guard` (which
 /// checks the row and refuses a leftover schema), then creates the schema if missing and
 /// applies the pending migrations. A schema a concurrent deploy created for the row is used.
-pub(crate) async fn provision_owned_on<M, C>(db: &C, tenant: &TenantName, guard: &str) -> Result<()>
-where
-    M: MigratorTrait + 'static,
-    C: ConnectionTrait,
-{
-    let script = MigrationScript::of::<M>().await?;
+pub(crate) async fn provision_owned_on<C: ConnectionTrait>(
+    db: &C,
+    script: &MigrationScript,
+    tenant: &TenantName,
+    guard: &str,
+) -> Result<()> {
     db.execute_unprepared(&script.guarded_provision_sql(tenant, guard)?)
         .await
         .map_err(|e| classify(e, tenant, tenant))?;
@@ -352,7 +360,9 @@ where
 /// pool, with the migrator's lock timeouts and retries.
 ///
 /// It is the repair for owner rows whose hooks did not run (`insert_many`, a crash between an
-/// insert and its provisioning), named with [`TenantOwner::tenant_of`]:
+/// insert and its provisioning), named with [`TenantOwner::tenant_of`]
+/// ([`owner::provision_owned_tenant`](crate::owner::provision_owned_tenant) does both steps
+/// with the owner's migration set):
 ///
 /// ```no_run
 /// # mod organization {
@@ -367,7 +377,6 @@ where
 /// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
 /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 /// #     pub enum Relation {}
-/// #     sea_tenant::tenant_behavior!();
 /// # }
 /// use sea_orm::EntityTrait;
 /// use sea_tenant::owner::TenantOwner;
@@ -378,7 +387,7 @@ where
 /// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
 /// for org in Organization::find().all(db).await? {
 ///     let tenant = Organization::tenant_of(&org)?;
-///     provision::provision_tenant_on::<<Organization as TenantOwner>::Migrator, _>(db, &tenant)
+///     provision::provision_tenant_on::<organization::M, _>(db, &tenant)
 ///         .await?;
 /// }
 /// # Ok(()) }

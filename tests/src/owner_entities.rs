@@ -2,9 +2,12 @@
 //! (`classic`) and the 2.0 `#[sea_orm::model]` form (`dense`), with the same module and
 //! field names so that one test body runs against both.
 //!
-//! - `org_id`: `org_<id>`, default options, hooks by `tenant_behavior!`;
-//! - `org_slug`: `org_<slug>`, `drop = true`, a hand-written hook that trims `name`;
+//! - `org_id`: `org_<id>`, default options, the `ActiveModelBehavior` the attribute writes;
+//! - `org_slug`: `org_<slug>`, `drop = true`, `hooks = custom` with a `before_save` of its
+//!   own that trims `name`;
 //! - `org_broken`: `brk_<id>`, provisioning always fails (`BrokenMigrations`).
+//!
+//! [`registered`](crate::owner_entities::registered) holds owners that name no migration set (one form only).
 
 /// The tables of the owner entities, in `public`.
 pub const OWNER_TABLES_SQL: &str = "
@@ -30,8 +33,6 @@ pub mod classic {
 
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
         pub enum Relation {}
-
-        sea_tenant::tenant_behavior!();
     }
 
     /// `org_<slug>`, dropped with its row, plus hook logic of its own.
@@ -42,7 +43,8 @@ pub mod classic {
         #[sea_tenant::tenant(
             template = "org_<slug>",
             drop = true,
-            migrator = crate::fixtures::BlogMigrations
+            migrator = crate::fixtures::BlogMigrations,
+            hooks = custom
         )]
         #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
         #[sea_orm(table_name = "org_slug")]
@@ -56,9 +58,9 @@ pub mod classic {
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
         pub enum Relation {}
 
-        #[async_trait::async_trait]
+        #[sea_tenant::hooks]
         impl ActiveModelBehavior for ActiveModel {
-            async fn before_save<C>(mut self, db: &C, insert: bool) -> Result<Self, DbErr>
+            async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
             where
                 C: ConnectionTrait,
             {
@@ -66,28 +68,7 @@ pub mod classic {
                     let trimmed = name.trim().to_owned();
                     self.name = Set(trimmed);
                 }
-                sea_tenant::owner::before_save::<Entity, C>(self, db, insert).await
-            }
-
-            async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
-            where
-                C: ConnectionTrait,
-            {
-                sea_tenant::owner::after_save::<Entity, C>(model, db, insert).await
-            }
-
-            async fn before_delete<C>(self, db: &C) -> Result<Self, DbErr>
-            where
-                C: ConnectionTrait,
-            {
-                sea_tenant::owner::before_delete::<Entity, C>(self, db).await
-            }
-
-            async fn after_delete<C>(self, db: &C) -> Result<Self, DbErr>
-            where
-                C: ConnectionTrait,
-            {
-                sea_tenant::owner::after_delete::<Entity, C>(self, db).await
+                Ok(self)
             }
         }
     }
@@ -107,8 +88,6 @@ pub mod classic {
 
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
         pub enum Relation {}
-
-        sea_tenant::tenant_behavior!();
     }
 }
 
@@ -129,8 +108,6 @@ pub mod dense {
             pub id: i32,
             pub name: String,
         }
-
-        sea_tenant::tenant_behavior!();
     }
 
     /// `org_<slug>`, dropped with its row, plus hook logic of its own.
@@ -145,7 +122,8 @@ pub mod dense {
         #[tenant(
             template = "org_<slug>",
             drop = true,
-            migrator = crate::fixtures::BlogMigrations
+            migrator = crate::fixtures::BlogMigrations,
+            hooks = custom
         )]
         pub struct Model {
             #[sea_orm(primary_key)]
@@ -154,9 +132,9 @@ pub mod dense {
             pub name: String,
         }
 
-        #[async_trait::async_trait]
+        #[sea_tenant::hooks]
         impl ActiveModelBehavior for ActiveModel {
-            async fn before_save<C>(mut self, db: &C, insert: bool) -> Result<Self, DbErr>
+            async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
             where
                 C: ConnectionTrait,
             {
@@ -164,28 +142,7 @@ pub mod dense {
                     let trimmed = name.trim().to_owned();
                     self.name = Set(trimmed);
                 }
-                sea_tenant::owner::before_save::<Entity, C>(self, db, insert).await
-            }
-
-            async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
-            where
-                C: ConnectionTrait,
-            {
-                sea_tenant::owner::after_save::<Entity, C>(model, db, insert).await
-            }
-
-            async fn before_delete<C>(self, db: &C) -> Result<Self, DbErr>
-            where
-                C: ConnectionTrait,
-            {
-                sea_tenant::owner::before_delete::<Entity, C>(self, db).await
-            }
-
-            async fn after_delete<C>(self, db: &C) -> Result<Self, DbErr>
-            where
-                C: ConnectionTrait,
-            {
-                sea_tenant::owner::after_delete::<Entity, C>(self, db).await
+                Ok(self)
             }
         }
     }
@@ -204,7 +161,88 @@ pub mod dense {
             pub id: i32,
             pub name: String,
         }
+    }
+}
 
-        sea_tenant::tenant_behavior!();
+/// Owners whose `#[tenant]` names no migration set: the application registers it
+/// (`owner::register_migrations`) where it starts.
+pub mod registered {
+    /// The tables of these owners, in `public`.
+    pub const TABLES_SQL: &str = "
+        CREATE TABLE org_reg (id serial PRIMARY KEY, name text NOT NULL);
+        CREATE TABLE org_seeded (id serial PRIMARY KEY, slug text NOT NULL UNIQUE);
+        CREATE TABLE org_unreg (id serial PRIMARY KEY, name text NOT NULL);
+    ";
+
+    /// `reg_<id>`, the attribute's `ActiveModelBehavior`; registered by its test.
+    pub mod org_reg {
+        use sea_orm::entity::prelude::*;
+
+        #[sea_tenant::tenant(template = "reg_<id>")]
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "org_reg")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            pub name: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+    }
+
+    /// `seed_<slug>`, `hooks = custom`: its own `after_save` writes a first post into the
+    /// tenant sea-tenant's `after_save` created before it. Registered by its test.
+    pub mod org_seeded {
+        use sea_orm::entity::prelude::*;
+
+        #[sea_tenant::tenant(template = "seed_<slug>", hooks = custom)]
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "org_seeded")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            pub slug: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        #[sea_tenant::hooks]
+        impl ActiveModelBehavior for ActiveModel {
+            async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
+            where
+                C: ConnectionTrait,
+            {
+                if insert {
+                    let tenant = model
+                        .tenant_name()
+                        .map_err(|e| DbErr::Custom(e.to_string()))?;
+                    db.execute_unprepared(&format!(
+                        "INSERT INTO {}.post (title) VALUES ('welcome')",
+                        tenant.quoted()
+                    ))
+                    .await?;
+                }
+                Ok(model)
+            }
+        }
+    }
+
+    /// `unreg_<id>`: never registered anywhere, so no row of it can be inserted.
+    pub mod org_unreg {
+        use sea_orm::entity::prelude::*;
+
+        #[sea_tenant::tenant(template = "unreg_<id>")]
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "org_unreg")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            pub name: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
     }
 }

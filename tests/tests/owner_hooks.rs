@@ -62,6 +62,7 @@ macro_rules! owner_suite {
                 .await
                 .expect("insert");
                 assert_eq!(org.id, 7);
+                assert_eq!(org.tenant_name().expect("valid").as_str(), "org_7");
                 assert!(schema_exists(&t.db, "org_7").await);
                 assert_eq!(
                     tables(&t.db, "org_7").await,
@@ -337,6 +338,24 @@ macro_rules! owner_suite {
                         other => panic!("{slug}: {other:?}"),
                     }
                 }
+                // An empty slug renders `org_`, a valid name, but not this row's: refused.
+                let err = org_slug::ActiveModel {
+                    id: NotSet,
+                    slug: Set(String::new()),
+                    name: Set("Blank".into()),
+                }
+                .insert(&t.db)
+                .await
+                .expect_err("empty slug");
+                assert!(
+                    matches!(
+                        sea_tenant_error(&err),
+                        Error::EmptyTemplateValue { template: "org_<slug>", field: "slug", name }
+                            if name == "org_"
+                    ),
+                    "{err:?}"
+                );
+                assert!(err.to_string().contains("<slug> is empty"), "{err}");
                 assert_eq!(count(&t.db, "SELECT count(*) FROM org_slug").await, 0);
                 assert_eq!(schemas(&t.db).await, before);
                 assert!(schema_exists(&t.db, "public").await);
@@ -383,7 +402,7 @@ macro_rules! owner_suite {
             async fn all_tenants_and_repair_after_bulk_insert() {
                 use sea_tenant::owner::TenantOwner;
                 use sea_tenant::provision::provision_tenant_on;
-                type Migrations = <org_id::Entity as TenantOwner>::Migrator;
+                type Migrations = sea_tenant_tests::fixtures::BlogMigrations;
                 let t = setup(concat!("own_all_", stringify!($form))).await;
                 // insert_many runs no hooks: rows without schemas.
                 org_id::Entity::insert_many([
@@ -529,5 +548,189 @@ mod provisioning {
         for path in pooled_search_paths(&t.db, 4).await {
             assert_eq!(path, default);
         }
+    }
+}
+
+/// Owners whose entity names no migration set: registered where the application starts, or
+/// refused with a typed error that names the registration.
+mod registration {
+    use super::*;
+    use sea_orm::TransactionTrait;
+    use sea_tenant::owner::{MigrationSet, register_migrations};
+    use sea_tenant_tests::fixtures::BlogMigrations;
+    use sea_tenant_tests::owner_entities::registered::{
+        TABLES_SQL, org_reg, org_seeded, org_unreg,
+    };
+
+    async fn setup(label: &str) -> TestDb {
+        let t = TestDb::new(label).await;
+        t.db.execute_unprepared(TABLES_SQL).await.expect("tables");
+        t
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn registered_at_start_then_inserts_provision() {
+        let t = setup("own_reg").await;
+        // The application's start.
+        register_migrations::<org_reg::Entity, BlogMigrations>();
+        register_migrations::<org_seeded::Entity, BlogMigrations>();
+        assert_eq!(
+            owner::migrations_of::<org_reg::Entity>().expect("registered"),
+            MigrationSet::of::<BlogMigrations>()
+        );
+
+        // The attribute's own ActiveModelBehavior.
+        let org = org_reg::ActiveModel {
+            id: NotSet,
+            name: Set("Registered".into()),
+        }
+        .insert(&t.db)
+        .await
+        .expect("insert");
+        let schema = format!("reg_{}", org.id);
+        assert_eq!(
+            versions(&t.db, &schema, "seaql_tenant_migrations").await,
+            BLOG_VERSIONS
+        );
+
+        // `hooks = custom`: the entity's after_save ran after sea-tenant created the schema.
+        let seeded = org_seeded::ActiveModel {
+            id: NotSet,
+            slug: Set("acme".into()),
+        }
+        .insert(&t.db)
+        .await
+        .expect("insert");
+        assert_eq!(seeded.tenant_name().expect("valid").as_str(), "seed_acme");
+        assert_eq!(
+            versions(&t.db, "seed_acme", "seaql_tenant_migrations").await,
+            BLOG_VERSIONS
+        );
+        assert_eq!(
+            strings(&t.db, "SELECT title FROM seed_acme.post").await,
+            ["welcome"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn insert_without_a_migration_set_is_refused_and_writes_nothing() {
+        let t = setup("own_unreg").await;
+        let before = schemas(&t.db).await;
+        let expect_refused = |err: DbErr| {
+            assert!(
+                matches!(
+                    sea_tenant_error(&err),
+                    Error::NoMigrationSet { entity } if entity.ends_with("org_unreg::Entity")
+                ),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(
+                    "sea_tenant::owner::register_migrations::<\
+                     sea_tenant_tests::owner_entities::registered::org_unreg::Entity, "
+                ),
+                "the error names the call to add: {text}"
+            );
+        };
+
+        let err = org_unreg::ActiveModel {
+            id: Set(1),
+            name: Set("Nobody registered me".into()),
+        }
+        .insert(&t.db)
+        .await
+        .expect_err("no migration set");
+        expect_refused(err);
+        assert_eq!(count(&t.db, "SELECT count(*) FROM org_unreg").await, 0);
+        assert_eq!(schemas(&t.db).await, before);
+
+        // Inside a transaction nothing is written either, and the transaction goes on.
+        let txn = t.db.begin().await.expect("begin");
+        let err = org_unreg::ActiveModel {
+            id: Set(2),
+            name: Set("Nor me".into()),
+        }
+        .insert(&txn)
+        .await
+        .expect_err("no migration set");
+        expect_refused(err);
+        assert_eq!(count(&txn, "SELECT count(*) FROM org_unreg").await, 0);
+        txn.commit().await.expect("commit");
+
+        // The repair of a row written without hooks says the same.
+        org_unreg::Entity::insert(org_unreg::ActiveModel {
+            id: Set(3),
+            name: Set("Bulk".into()),
+        })
+        .exec(&t.db)
+        .await
+        .expect("insert without hooks");
+        let row = org_unreg::Entity::find_by_id(3)
+            .one(&t.db)
+            .await
+            .expect("find")
+            .expect("row");
+        let err = owner::provision_owned_tenant::<org_unreg::Entity, _>(&t.db, &row)
+            .await
+            .expect_err("no migration set");
+        assert!(matches!(err, Error::NoMigrationSet { .. }), "{err:?}");
+        assert_eq!(schemas(&t.db).await, before);
+    }
+}
+
+/// The owner entity as the migrator's tenant source.
+mod tenant_source {
+    use super::*;
+    use sea_tenant::{Outcome, TenantMigrator};
+    use sea_tenant_tests::fixtures::BlogMigrations;
+    use sea_tenant_tests::owner_entities::classic::org_slug;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_row_with_an_empty_value_is_a_failed_tenant_not_the_bare_template() {
+        let t = setup("own_source").await;
+        // insert_many runs no hooks: a row with an empty slug gets in.
+        org_slug::Entity::insert_many([
+            org_slug::ActiveModel {
+                id: Set(1),
+                slug: Set("fine".into()),
+                name: Set("Fine".into()),
+            },
+            org_slug::ActiveModel {
+                id: Set(2),
+                slug: Set(String::new()),
+                name: Set("Blank".into()),
+            },
+        ])
+        .exec(&t.db)
+        .await
+        .expect("insert_many");
+
+        let report = TenantMigrator::new(
+            t.db.clone(),
+            BlogMigrations,
+            owner::tenant_source::<org_slug::Entity>(),
+        )
+        .create_missing(true)
+        .up(None)
+        .await
+        .expect("up");
+        assert_eq!(report.tenants.len(), 2, "{report}");
+        assert_eq!(
+            report
+                .tenant("org_fine")
+                .expect("listed")
+                .outcome
+                .applied()
+                .len(),
+            BLOG_VERSIONS.len()
+        );
+        let bad: Vec<_> = report.problems().collect();
+        assert_eq!(bad.len(), 1, "{report}");
+        assert!(
+            matches!(&bad[0].outcome, Outcome::Failed { error, .. } if error.to_string().contains("<slug> is empty")),
+            "{report}"
+        );
+        assert!(!schema_exists(&t.db, "org_").await);
     }
 }

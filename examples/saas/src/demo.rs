@@ -66,7 +66,7 @@ pub async fn run_on(db: &DatabaseConnection, out: &mut dyn Write) -> DemoResult 
         }
         .insert(db)
         .await?;
-        let tenant = tenant_of(&org)?;
+        let tenant = org.tenant_name()?;
         let tables = tenant_tables(db, &tenant).await?;
         writeln!(
             out,
@@ -80,7 +80,7 @@ pub async fn run_on(db: &DatabaseConnection, out: &mut dyn Write) -> DemoResult 
 
     step(out, "3. per-tenant data through tenant scopes")?;
     for (i, org) in orgs.iter().enumerate() {
-        let t = db.tenant(&tenant_of(org)?);
+        let t = db.tenant(&org.tenant_name()?);
         let p = project::ActiveModel {
             name: Set(format!("{} roadmap", org.name)),
             ..Default::default()
@@ -112,7 +112,7 @@ pub async fn run_on(db: &DatabaseConnection, out: &mut dyn Write) -> DemoResult 
         "4. isolation: the same queries, three tenants, three answers",
     )?;
     for org in &orgs {
-        let t = db.tenant(&tenant_of(org)?);
+        let t = db.tenant(&org.tenant_name()?);
         let projects: Vec<String> = project::Entity::find()
             .all(&t)
             .await?
@@ -141,7 +141,7 @@ pub async fn run_on(db: &DatabaseConnection, out: &mut dyn Write) -> DemoResult 
             assignees.join("; ")
         )?;
     }
-    let missing = db.tenant(&tenant_of(&orgs[0])?);
+    let missing = db.tenant(&orgs[0].tenant_name()?);
     let err = missing
         .execute_unprepared("SELECT * FROM organization")
         .await
@@ -161,12 +161,12 @@ pub async fn run_on(db: &DatabaseConnection, out: &mut dyn Write) -> DemoResult 
     let mut active: organization::ActiveModel = globex.into();
     active.slug = Set("globex_corp".to_owned());
     let renamed = active.update(db).await?;
-    let t = db.tenant(&tenant_of(&renamed)?);
+    let t = db.tenant(&renamed.tenant_name()?);
     let kept = task::Entity::find().count(&t).await?;
     writeln!(
         out,
         "   org_globex -> {} (its {} task(s) moved with it); org_globex exists: {}",
-        tenant_of(&renamed)?.quoted(),
+        renamed.tenant_name()?.quoted(),
         kept,
         schema_exists(db, "org_globex").await?
     )?;
@@ -213,10 +213,6 @@ pub async fn run_on(db: &DatabaseConnection, out: &mut dyn Write) -> DemoResult 
         return Err("some tenants are not healthy".into());
     }
     Ok(())
-}
-
-fn tenant_of(org: &organization::Model) -> Result<TenantName, sea_tenant::Error> {
-    <organization::Entity as owner::TenantOwner>::tenant_of(org)
 }
 
 async fn tenant_tables(db: &DatabaseConnection, tenant: &TenantName) -> DemoResult<Vec<String>> {
