@@ -43,11 +43,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr, ExecResult,
-    MockDatabase, MockDatabaseConnection, MockDatabaseTrait, MockExecResult, QueryResult,
-    Statement, Transaction,
-};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 
 use crate::migrator::version_table::VersionTable;
@@ -56,6 +52,8 @@ use crate::tenant_sql::{
     self, DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, SAVE_SEARCH_PATH, sqlstate,
 };
 use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
+
+mod recorder;
 
 /// The SQL of a migration set, as rendered by [`MigrationScript::of`].
 #[derive(Debug, Clone)]
@@ -107,11 +105,7 @@ impl MigrationScript {
     }
 
     async fn render(migrations: fn() -> Vec<Box<dyn MigrationTrait>>) -> Result<MigrationScript> {
-        let recorder = Recorder::default();
-        let log = recorder.log.clone();
-        let db = DatabaseConnection::from(DatabaseConnectionType::MockDatabaseConnection(
-            Arc::new(MockDatabaseConnection::new(recorder)),
-        ));
+        let (db, log) = recorder::connect();
         let manager = SchemaManager::new(&db);
         let mut steps = Vec::new();
         for migration in migrations() {
@@ -123,7 +117,7 @@ impl MigrationScript {
                     subject: format!("migration {name}"),
                     reason: format!("it must only execute statements, not read: {e}"),
                 })?;
-            let statements = std::mem::take(&mut *lock(&log));
+            let statements = log.take();
             steps.push(Step { name, statements });
         }
         Ok(MigrationScript { steps })
@@ -241,52 +235,6 @@ pub(crate) fn dollar_tag(body: &str, migration: &str) -> Result<String> {
             subject: migration.to_owned(),
             reason: "no free dollar-quote tag".to_owned(),
         })
-}
-
-/// Records the text of every executed statement; refuses reads, which a script cannot
-/// answer.
-#[derive(Debug, Default)]
-struct Recorder {
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl MockDatabaseTrait for Recorder {
-    fn execute(&mut self, _counter: usize, statement: Statement) -> Result<ExecResult, DbErr> {
-        // `Display` inlines the bound values with sea-query's PostgreSQL quoting.
-        lock(&self.log).push(statement.to_string());
-        // sea-orm builds an `ExecResult` only inside its own mock: let a one-result mock
-        // answer "done, nothing affected".
-        MockDatabase::new(DbBackend::Postgres)
-            .append_exec_results([MockExecResult::default()])
-            .execute(0, statement)
-    }
-
-    fn query(&mut self, _counter: usize, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        Err(DbErr::Custom(format!(
-            "reads are not supported while rendering a migration: {}",
-            statement.sql
-        )))
-    }
-
-    // Each migration's own transaction is recorded statement by statement: the script wraps
-    // the whole set in the caller's transaction instead.
-    fn begin(&mut self) {}
-
-    fn commit(&mut self) {}
-
-    fn rollback(&mut self) {}
-
-    fn drain_transaction_log(&mut self) -> Vec<Transaction> {
-        Vec::new()
-    }
-
-    fn get_database_backend(&self) -> DbBackend {
-        DbBackend::Postgres
-    }
-
-    fn ping(&self) -> Result<(), DbErr> {
-        Ok(())
-    }
 }
 
 /// Creates the schema `tenant`, applies every migration of `M` and records them in the
