@@ -9,7 +9,7 @@ use super::*;
 const ATTEMPTS: usize = 5;
 
 /// The `before_save` hook. On an update that changes the tenant name, renames the schema
-/// (see the [module docs](self)); otherwise passes `am` through.
+/// (see the [module docs](crate::owner)); otherwise passes `am` through.
 ///
 /// The old name is rendered from the row as stored (read with `SELECT … FOR UPDATE`), never
 /// from `am`, and the rename script only proceeds if the row still holds those values.
