@@ -1,6 +1,9 @@
 //! The crate's error type.
 
-use sea_orm::DbErr;
+use std::fmt;
+
+use sea_orm::sqlx::postgres::PgDatabaseError;
+use sea_orm::{DbErr, RuntimeErr};
 
 use crate::{NameError, TenantName};
 
@@ -65,7 +68,7 @@ pub enum Error {
     },
 
     /// A migration's `up` or `down` failed; its transaction was rolled back.
-    #[error("tenant {tenant}: migration {migration} failed: {source}")]
+    #[error("tenant {tenant}: migration {migration} failed: {}", DbError(.source))]
     Migration {
         /// The tenant.
         tenant: TenantName,
@@ -86,7 +89,7 @@ pub enum Error {
     },
 
     /// A database error while working on one tenant, outside any migration.
-    #[error("tenant {tenant}: {source}")]
+    #[error("tenant {tenant}: {}", DbError(.source))]
     Tenant {
         /// The tenant.
         tenant: TenantName,
@@ -146,11 +149,11 @@ pub enum Error {
     },
 
     /// The `all_tenants` callback failed.
-    #[error("listing tenants failed: {0}")]
+    #[error("listing tenants failed: {}", DbError(.0))]
     AllTenants(#[source] DbErr),
 
     /// A database error not tied to one tenant.
-    #[error(transparent)]
+    #[error("{}", DbError(.0))]
     Db(#[from] DbErr),
 
     /// A migration of the tenant set, or an owner hook's statement, cannot be rendered into
@@ -214,3 +217,47 @@ pub enum ConnectError {
 
 /// `Result` with sea-tenant's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Shows a [`DbErr`] the way `psql` shows a server error: PostgreSQL's message, its
+/// `DETAIL` and `HINT` when there are any, and the SQLSTATE. sqlx's own text ends in
+/// `at line N`, where N is a line of PostgreSQL's C source, which readers take for a line of
+/// their migration; it is left out. Errors that did not come from the server are shown as
+/// sea-orm shows them.
+///
+/// ```
+/// use sea_orm::DbErr;
+/// assert_eq!(
+///     sea_tenant::DbError(&DbErr::Custom("no rows".into())).to_string(),
+///     "Custom Error: no rows"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct DbError<'a>(pub &'a DbErr);
+
+impl fmt::Display for DbError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(server) = server_error(self.0) else {
+            return fmt::Display::fmt(self.0, f);
+        };
+        write!(f, "{} (SQLSTATE {})", server.message(), server.code())?;
+        if let Some(detail) = server.detail() {
+            write!(f, "; DETAIL: {detail}")?;
+        }
+        if let Some(hint) = server.hint() {
+            write!(f, "; HINT: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The PostgreSQL error inside `err`, if the server sent one.
+fn server_error(err: &DbErr) -> Option<&PgDatabaseError> {
+    let runtime = match err {
+        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => runtime,
+        _ => return None,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(sqlx) => sqlx.as_database_error()?.try_downcast_ref(),
+        _ => None,
+    }
+}

@@ -89,7 +89,7 @@ pub mod scope;
 mod tenant_sql;
 pub mod tenants;
 
-pub use error::{ConnectError, Error, Result};
+pub use error::{ConnectError, DbError, Error, Result};
 pub use migrator::{
     CIRCUIT_BREAKER_FAILURES, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_RETRIES,
     DEFAULT_LOCK_TIMEOUT, DEFAULT_RECYCLE_AFTER, DEFAULT_VERSION_TABLE, MigrationState, Operation,

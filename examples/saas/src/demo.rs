@@ -146,7 +146,7 @@ pub async fn run_on(db: &DatabaseConnection, out: &mut dyn Write) -> DemoResult 
         .execute_unprepared("SELECT * FROM organization")
         .await
         .err()
-        .map(|e| e.to_string())
+        .map(|e| sea_tenant::DbError(&e).to_string())
         .unwrap_or_default();
     writeln!(
         out,
