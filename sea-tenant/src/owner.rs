@@ -107,55 +107,9 @@
 //! }
 //! ```
 //!
-//! # What the hooks do
-//!
-//! | operation | hook | statements |
-//! |---|---|---|
-//! | insert | `before_save` | none; checks a migration set is known, and validates the name if the template's fields are already set (a slug) |
-//! | insert | `after_save` | the provisioning script: tenant lock, owner-row check, create/ensure ([`provision`]) |
-//! | update touching a template field, new name differs | `before_save` | `SELECT … FOR UPDATE` of the row, then a rename of the schema from the old name to the new one + a checked `UPDATE` of the template fields, in one script |
-//! | update touching no template field | – | none (not even a read) |
-//! | delete, `drop = true` | `before_delete` | `SELECT … FOR UPDATE` of the row, then a checked `DELETE` of the row + a drop of the schema (cascade), in one script |
-//! | delete, default | `before_delete`, `after_delete` | `SELECT … FOR UPDATE` of the row; logs (`tracing`, info) that the schema was kept |
-//!
-//! # The stored row decides, not the caller's model
-//!
-//! Renames and drops act on the schema named by the row **as stored** at that moment, read by
-//! primary key with `SELECT … FOR UPDATE`; the template values of the caller's model are never
-//! used for the old name. A stale model (its row renamed since, and its old name taken by
-//! another owner) therefore renames or drops only its own row's schema. The script that acts
-//! also checks that the row still holds the values it was read with (`UPDATE`/`DELETE … WHERE
-//! pk = … AND slug = …`): inside a transaction the row lock guarantees it; on a pool, where the
-//! lock ends with the read, a row changed in between is read again (up to 5 times). A row that
-//! is gone touches no schema.
-//!
-//! With `drop = true` the hook deletes the row itself, in the same script as the drop, so
-//! SeaORM's own `DELETE` that follows finds nothing: its `DeleteResult::rows_affected` is 0.
-//!
-//! # Atomicity, per connection kind
-//!
-//! **Inside a transaction** (a `DatabaseTransaction`, or an executor or restricted connection
-//! on one) every statement above runs in the caller's transaction: a rollback undoes the row
-//! and the DDL together, and the caller's `search_path` is unchanged afterwards.
-//!
-//! **On a pool** (`DatabaseConnection`) each statement is its own transaction, so:
-//! - *insert*: the template may use fields the database assigns (`id`), so provisioning can
-//!   only run after the `INSERT` committed. Provisioning itself is one script, hence atomic,
-//!   and it runs under the tenant's advisory lock like every other creator of a schema (the
-//!   migrator's `--create-missing`, either ensure function). A deploy that saw the new row and
-//!   created its schema first is not an error: the script uses that schema (it was created
-//!   after the row) and applies any migration it still lacks. A schema older than the row
-//!   (left over from an earlier owner of the name) is refused with [`Error::SchemaExists`].
-//!   If provisioning fails, the hook deletes the row again (compensation) and returns the
-//!   error. A crash between the two leaves a row without a schema:
-//!   [`provision::provision_tenant_on`] (or the migrator's `--create-missing`) repairs it.
-//! - *rename*: done in `before_save`, as one script that renames the schema **and** writes
-//!   the new template values to the row, so row and schema change together or not at all.
-//!   SeaORM's own `UPDATE` follows and writes the same values again with the other changed
-//!   columns; if that one fails, row and schema still agree.
-//! - *drop*: the row's `DELETE` and the schema's drop are one script, so a refused delete (a
-//!   foreign key pointing at the row) never costs the tenant's data, and a dropped schema
-//!   never leaves its row behind.
+//! What each hook sends, why the row as stored decides (never the caller's copy of the
+//! model), and what is atomic on each kind of connection: `docs/owner-hooks.md` in the
+//! repository.
 //!
 //! # What the hooks do not see
 //!
