@@ -1,12 +1,14 @@
 //! The connection a migration set is rendered on: sea-orm's mock connection driven by a
 //! recorder that keeps the text of each executed statement and refuses reads.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use sea_orm::{
     DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr, ExecResult, MockDatabase,
     MockDatabaseConnection, MockDatabaseTrait, MockExecResult, QueryResult, Statement, Transaction,
 };
+
+use super::lock;
 
 /// A connection that records into a new log, and that log.
 pub(super) fn connect() -> (DatabaseConnection, RecordedLog) {
@@ -26,13 +28,6 @@ impl RecordedLog {
     pub(super) fn take(&self) -> Vec<String> {
         std::mem::take(&mut *lock(&self.0))
     }
-}
-
-/// The log stays valid even if a thread panicked while holding the lock.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Records the text of every executed statement; refuses reads, which a script cannot
