@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use sea_orm::sqlx::postgres::PgDatabaseError;
+use sea_orm::sqlx::{self, postgres::PgDatabaseError};
 use sea_orm::{DbErr, RuntimeErr};
 
 use crate::{NameError, TenantName};
@@ -252,12 +252,23 @@ impl fmt::Display for DbError<'_> {
 
 /// The PostgreSQL error inside `err`, if the server sent one.
 fn server_error(err: &DbErr) -> Option<&PgDatabaseError> {
-    let runtime = match err {
-        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => runtime,
-        _ => return None,
-    };
-    match runtime {
-        RuntimeErr::SqlxError(sqlx) => sqlx.as_database_error()?.try_downcast_ref(),
+    sqlx_error_of(err)?.as_database_error()?.try_downcast_ref()
+}
+
+/// The sqlx error inside a sea-orm error, if it carries one.
+pub(crate) fn sqlx_error_of(error: &DbErr) -> Option<&sqlx::Error> {
+    match error {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// The SQLSTATE the server sent with `error`, if it is a server error.
+pub(crate) fn sqlstate_of(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
         _ => None,
     }
 }

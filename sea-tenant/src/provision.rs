@@ -10,8 +10,9 @@
 //! of its own.
 //!
 //! Instead, each `MigratorTrait` set is *rendered* once into SQL: every migration's `up` runs
-//! against a recording connection (sea-orm's `mock` connection, driven by a recorder of ours) that keeps the text of each
-//! statement it is asked to execute and refuses reads. The result is cached per migrator
+//! against a recording connection (sea-orm's `mock` connection, driven by a recorder of ours,
+//! `provision/recorder.rs`) that keeps the text of each statement it is asked to execute and
+//! refuses reads. The result is cached per migrator
 //! type. Provisioning a tenant then sends one script through
 //! [`ConnectionTrait::execute_unprepared`], i.e. PostgreSQL's simple query protocol:
 //!

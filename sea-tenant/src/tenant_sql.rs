@@ -179,14 +179,7 @@ pub(crate) const ROW_GONE: &str = "P0002";
 
 /// The SQLSTATE of a database error, if it is one.
 pub(crate) fn sqlstate(err: &DbErr) -> Option<String> {
-    use sea_orm::RuntimeErr;
-    match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned()),
-        _ => None,
-    }
+    crate::error::sqlx_error_of(err).and_then(crate::error::sqlstate_of)
 }
 
 #[cfg(test)]

@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::postgres::{PgConnection, PgPoolOptions};
 use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
-use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DbErr, RuntimeErr, SqlxPostgresConnector,
-};
+use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, SqlxPostgresConnector};
 use tracing::debug;
 
 use super::TenantMigrator;
 use super::stop::Stop;
+use crate::error::{sqlstate_of, sqlx_error_of};
 use crate::{ConnectError, Error};
 
 /// How long the tenant listing may wait for the application's pool before a direct
@@ -46,22 +45,6 @@ impl WorkerConn {
         if let Some(old) = self.current.take() {
             old.close().await.ok();
         }
-    }
-}
-
-pub(super) fn sqlx_error_of(error: &DbErr) -> Option<&sqlx::Error> {
-    match error {
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e),
-        _ => None,
-    }
-}
-
-pub(super) fn sqlstate_of(error: &sqlx::Error) -> Option<String> {
-    match error {
-        sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
-        _ => None,
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use super::connection::{db_err_of, sqlstate_of, sqlx_error_of};
+use super::connection::db_err_of;
+use crate::tenant_sql::sqlstate;
 use crate::{Error, TenantName, tenant_sql};
 
 /// `SELECT set_config('lock_timeout', …, true); `, set before the tenant lock is taken, so that
@@ -28,11 +29,7 @@ pub(super) fn lock_timeout_sql(timeout: Option<Duration>) -> String {
 
 /// SQLSTATE 55P03 (`lock_not_available`): "canceling statement due to lock timeout".
 pub(super) fn is_lock_timeout(error: &Error) -> bool {
-    db_err_of(error)
-        .and_then(sqlx_error_of)
-        .and_then(sqlstate_of)
-        .as_deref()
-        == Some("55P03")
+    db_err_of(error).and_then(sqlstate).as_deref() == Some("55P03")
 }
 
 /// The pause before the next try of a migration that hit the lock timeout on its
