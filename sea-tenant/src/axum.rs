@@ -63,7 +63,8 @@
 //!
 //! fn app(db: DatabaseConnection) -> Result<Router, sea_tenant::Error> {
 //!     // acme.example.com → org_acme, if an organization has the slug `acme`.
-//!     let tenants = TenantResolver::for_owner::<organization::Entity>(db, TenantSource::subdomain("example.com"))?
+//!     let by_host = TenantSource::subdomain("example.com");
+//!     let tenants = TenantResolver::for_owner::<organization::Entity>(db, by_host)?
 //!         .require_owner_row(true);
 //!     Ok(Router::new().route("/posts", get(count_posts)).with_state(tenants))
 //! }

@@ -19,10 +19,12 @@ static OWNER_GENERATION: AtomicU64 = AtomicU64::new(0);
 /// once it differs.
 ///
 /// ```
-/// let before = sea_tenant::events::owner_generation();
-/// // … look a tenant up and cache it together with `before` …
-/// let still_valid = sea_tenant::events::owner_generation() == before;
-/// # assert!(still_valid || !still_valid);
+/// use sea_tenant::events::owner_generation;
+///
+/// let stamp = owner_generation(); // before the look-up
+/// // … look the tenant up, cache it with `stamp` …
+/// let trusted = |cached_stamp: u64| cached_stamp == owner_generation();
+/// assert!(trusted(stamp)); // until an owner hook of this process renames or deletes
 /// ```
 pub fn owner_generation() -> u64 {
     OWNER_GENERATION.load(Ordering::SeqCst)
