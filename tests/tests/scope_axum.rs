@@ -7,7 +7,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderValue, Request, StatusCode};
 use axum::routing::get;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, NotSet, Set,
@@ -301,6 +301,15 @@ async fn hostile_identifiers_are_refused_with_400_before_any_sql() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
         assert!(body.contains("from path /t/{tenant}"), "{uri}: {body}");
     }
+    // A header value that is not text: its bytes show as U+FFFD, which no name allows.
+    let mut binary = request("/posts", &[]);
+    binary.headers_mut().insert(
+        "x-tenant",
+        HeaderValue::from_bytes(b"acme\xff").expect("opaque bytes are a valid header value"),
+    );
+    let (status, body) = call(&no_db, binary).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("character '\u{fffd}' at byte 8"), "{body}");
     let (status, body) = call(&no_db, request("/posts", &[("host", "a_b%.example.com")])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("from subdomain of example.com"), "{body}");
