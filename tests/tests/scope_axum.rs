@@ -433,8 +433,12 @@ async fn a_deleted_owner_is_404_at_once() {
     .expect("org_<id> has one placeholder")
     .require_owner_row(true));
     assert_eq!(call(&by_id, request("/t/7/posts", &[])).await, ok(""));
-    let (status, _) = call(&by_id, request("/t/8/posts", &[])).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // No row 8; `x7` is no number, so no row at all; `007` finds row 7, whose tenant is
+    // `org_7`, not `org_007`.
+    for uri in ["/t/8/posts", "/t/x7/posts", "/t/007/posts"] {
+        let (status, body) = call(&by_id, request(uri, &[])).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
+    }
     org.delete(&test.db).await.expect("delete org 7");
     let (status, body) = call(&by_id, request("/t/7/posts", &[])).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");

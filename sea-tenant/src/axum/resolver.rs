@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use ::axum::http::request::Parts;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, QueryFilter, QuerySelect, QueryTrait, Statement,
+    ColumnTrait, ColumnType, ConnectionTrait, DatabaseConnection, DbBackend, QueryFilter,
+    QuerySelect, QueryTrait, Statement,
 };
 
 use super::{TenantRejection, TenantSource};
@@ -49,8 +50,9 @@ struct Checked {
 struct OwnerLookup {
     template: IdentifierTemplate,
     table: String,
-    /// `SELECT 1 FROM <owner> WHERE <field>::text = $1 LIMIT 1`, for the identifier given.
-    row_query: Box<dyn Fn(&str) -> Statement + Send + Sync>,
+    /// `SELECT 1 FROM <owner> WHERE <field> = $1 LIMIT 1` for the identifier given; `None`
+    /// if no row can have it (not a number, for a number field).
+    row_query: Box<dyn Fn(&str) -> Option<Statement> + Send + Sync>,
 }
 
 impl std::fmt::Debug for TenantResolver {
@@ -99,20 +101,30 @@ impl TenantResolver {
                 template: template.template(),
                 reason: format!("<{}> is no column of its entity", template.field()),
             })?;
-        // Compared as text, so that a placeholder of any type (`org_<id>`) takes the
-        // identifier as a bound parameter; on a text column the cast costs nothing and the
-        // column's index still serves.
+        // The identifier is always a bound parameter. An integer column gets it as a number
+        // (a non-number has no row), so that its index serves; any other column is compared
+        // as text, which for text and varchar columns is the column itself, index included.
+        let integer = matches!(
+            column.def().get_column_type(),
+            ColumnType::TinyInteger
+                | ColumnType::SmallInteger
+                | ColumnType::Integer
+                | ColumnType::BigInteger
+        );
         let row_query = move |identifier: &str| {
-            E::find()
+            let condition = if integer {
+                Expr::col((E::default(), column)).eq(identifier.parse::<i64>().ok()?)
+            } else {
+                Expr::col((E::default(), column))
+                    .cast_as(Alias::new("text"))
+                    .eq(identifier)
+            };
+            let query = E::find()
                 .select_only()
                 .expr(Expr::cust("1"))
-                .filter(
-                    Expr::col((E::default(), column))
-                        .cast_as(Alias::new("text"))
-                        .eq(identifier),
-                )
-                .limit(1)
-                .build(DbBackend::Postgres)
+                .filter(condition)
+                .limit(1);
+            Some(query.build(DbBackend::Postgres))
         };
         let mut resolver = TenantResolver::new(db, source);
         resolver.owner = Some(Arc::new(OwnerLookup {
@@ -226,8 +238,10 @@ impl TenantResolver {
     /// [`require_owner_row`](Self::require_owner_row) its owner row.
     async fn exists(&self, scope: &TenantScope, value: &str) -> Result<bool, sea_orm::DbErr> {
         if let Some(owner) = self.owner.as_ref().filter(|_| self.require_owner_row) {
-            let row = self.db.query_one_raw((owner.row_query)(value)).await?;
-            if row.is_none() {
+            let Some(query) = (owner.row_query)(value) else {
+                return Ok(false);
+            };
+            if self.db.query_one_raw(query).await?.is_none() {
                 return Ok(false);
             }
         }
