@@ -46,13 +46,16 @@ struct Checked {
     generation: u64,
 }
 
+/// Builds the owner-row query for one identifier (see [`OwnerLookup::row_query`]).
+type RowQuery = dyn Fn(&str) -> Option<Statement> + Send + Sync;
+
 /// How an identifier maps to its owner's tenant, and how its owner row is found.
 struct OwnerLookup {
     template: IdentifierTemplate,
     table: String,
     /// `SELECT 1 FROM <owner> WHERE <field> = $1 LIMIT 1` for the identifier given; `None`
     /// if no row can have it (not a number, for a number field).
-    row_query: Box<dyn Fn(&str) -> Option<Statement> + Send + Sync>,
+    row_query: Box<RowQuery>,
 }
 
 impl std::fmt::Debug for TenantResolver {
