@@ -1,17 +1,57 @@
 //! axum 0.8 integration (cargo feature `axum`): an extractor that resolves the request's
 //! tenant and hands the handler a [`TenantScope`].
 //!
-//! The tenant comes from a header (default `X-Tenant`) or from the first label of the `Host`
-//! under a base domain (`acme.example.com` → `acme`). A missing or invalid name answers
-//! `400 Bad Request`; a valid name whose schema does not exist answers `404 Not Found`.
+//! # Where the tenant comes from
 //!
-//! The existence check is one catalog query (`pg_namespace`, by its unique index), and a
-//! positive answer is cached for [`TenantResolver::cache_ttl`] (30 s by default), so a busy
-//! tenant costs no query at all. Unknown names are not cached: a tenant created a moment ago is
-//! found at once. A schema dropped while cached is still handed out until the entry expires;
-//! its queries then fail with "relation does not exist", never reach another schema.
+//! A [`TenantResolver`] asks one or more [`TenantSource`]s in order, and the first one
+//! present in the request wins: a header (any case: `TenantSource::header("X-Tenant")`), the
+//! subdomain under a base domain (`acme.example.com` → `acme`), or a path segment after a
+//! prefix (`/t/acme/posts` → `acme`).
+//!
+//! # What the value means
+//!
+//! - **Owner mode**, [`TenantResolver::for_owner`]: the value is a public identifier, the
+//!   value of the one placeholder of the owner entity's template. With
+//!   `#[sea_tenant::tenant(template = "org_<slug>")]` on `organization`, the host
+//!   `acme.example.com` names the tenant `org_acme`. With
+//!   [`require_owner_row(true)`](TenantResolver::require_owner_row) the owner row must exist
+//!   too (`WHERE slug = $1`, a bound parameter).
+//! - **Schema-name mode**, [`TenantResolver::new`]: the value is the schema name itself
+//!   (`X-Tenant: org_acme`), for apps without an owner entity.
+//!
+//! # Answers
+//!
+//! No source present: `400`. A value that does not make a valid [`TenantName`] (empty,
+//! `acme; DROP`, `../x`, quotes, upper case, too long for PostgreSQL's 63 bytes): `400`,
+//! with the value and the rule it breaks ([`TenantRejection::Invalid`]); such a value never
+//! reaches SQL. A valid value without a schema (or without an owner row, if required): `404`.
+//!
+//! # Caching
+//!
+//! The existence checks (the owner row by its field, the schema in `pg_namespace`, each by a
+//! unique index) run on a tenant's first request; a positive answer is cached for
+//! [`TenantResolver::cache_ttl`] (30 s by default), so a busy tenant costs no query. Unknown
+//! values are not cached: a tenant created a moment ago is found at once. An owner renamed
+//! or deleted through the owner hooks **in this process** is forgotten at once by every
+//! resolver (see [`events`](crate::events)): the old slug answers 404 on the next request
+//! and the new one resolves. A change made elsewhere (another app server, raw SQL) is seen
+//! when the entry expires; until then a renamed or dropped schema's queries fail with
+//! "relation does not exist", they never reach another schema. Inside a caller's
+//! transaction the hooks announce a rename before it commits: a request in between may cache
+//! the old name until the entry expires.
+//!
+//! # Example: the tenant by subdomain slug
 //!
 //! ```no_run
+//! # mod organization {
+//! #     use sea_orm::entity::prelude::*;
+//! #     #[sea_tenant::tenant(template = "org_<slug>")]
+//! #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+//! #     #[sea_orm(table_name = "organization")]
+//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub slug: String }
+//! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! #     pub enum Relation {}
+//! # }
 //! use axum::{Router, routing::get};
 //! use sea_orm::{ConnectionTrait, DatabaseConnection};
 //! use sea_tenant::axum::{Tenant, TenantResolver, TenantSource};
@@ -21,182 +61,40 @@
 //!     format!("{}: {:?}", t.tenant(), rows.map(|r| r.rows_affected()))
 //! }
 //!
-//! fn app(db: DatabaseConnection) -> Router {
-//!     let resolver = TenantResolver::new(db, TenantSource::header("x-tenant"));
-//!     Router::new().route("/posts", get(count_posts)).with_state(resolver)
+//! fn app(db: DatabaseConnection) -> Result<Router, sea_tenant::Error> {
+//!     // acme.example.com → org_acme, if an organization has the slug `acme`.
+//!     let by_host = TenantSource::subdomain("example.com");
+//!     let tenants = TenantResolver::for_owner::<organization::Entity>(db, by_host)?
+//!         .require_owner_row(true);
+//!     Ok(Router::new().route("/posts", get(count_posts)).with_state(tenants))
 //! }
 //! ```
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+//!
+//! Several sources, in order; schema-name mode:
+//!
+//! ```no_run
+//! # fn demo(db: sea_orm::DatabaseConnection) {
+//! use sea_tenant::axum::{TenantResolver, TenantSource};
+//!
+//! // `X-Tenant: org_acme`, else `org_acme.example.com`, else `/t/org_acme/…`.
+//! let tenants = TenantResolver::new(db, TenantSource::header("X-Tenant"))
+//!     .or(TenantSource::subdomain("example.com"))
+//!     .or(TenantSource::path("/t"));
+//! # }
+//! ```
 
 use ::axum::extract::{FromRef, FromRequestParts};
 use ::axum::http::StatusCode;
-use ::axum::http::header::{HOST, HeaderName};
 use ::axum::http::request::Parts;
 use ::axum::response::{IntoResponse, Response};
-use sea_orm::DatabaseConnection;
 
-use crate::{Error, NameError, TenantConnectionExt, TenantName, TenantScope};
+use crate::{Error, NameError, TenantName, TenantScope};
 
-/// Known tenants kept at most; past that the cache starts over (a crude bound that keeps
-/// memory flat under a flood of distinct names).
-const MAX_CACHED: usize = 10_000;
+mod resolver;
+mod source;
 
-/// Where a request names its tenant.
-#[derive(Debug, Clone)]
-pub enum TenantSource {
-    /// A request header holding the tenant name.
-    Header(HeaderName),
-    /// The label left of `base_domain` in the `Host` header (port ignored):
-    /// `acme.example.com` with base `example.com` gives `acme`.
-    Subdomain {
-        /// The domain tenants are subdomains of, e.g. `example.com`.
-        base_domain: String,
-    },
-}
-
-impl TenantSource {
-    /// The tenant comes from header `name` (e.g. `"x-tenant"`).
-    ///
-    /// # Panics
-    /// If `name` is not a valid header name: a programming error, caught at start-up.
-    pub fn header(name: &'static str) -> TenantSource {
-        TenantSource::Header(HeaderName::from_static(name))
-    }
-
-    /// The tenant is the subdomain of `base_domain`.
-    pub fn subdomain(base_domain: impl Into<String>) -> TenantSource {
-        TenantSource::Subdomain {
-            base_domain: base_domain.into().to_ascii_lowercase(),
-        }
-    }
-
-    /// The raw tenant value of a request, if it names one.
-    fn value<'p>(&self, parts: &'p Parts) -> Option<&'p str> {
-        match self {
-            TenantSource::Header(name) => parts.headers.get(name)?.to_str().ok(),
-            TenantSource::Subdomain { base_domain } => {
-                let host = parts
-                    .headers
-                    .get(HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .or_else(|| parts.uri.host())?;
-                subdomain_of(host, base_domain)
-            }
-        }
-    }
-}
-
-fn subdomain_of<'h>(host: &'h str, base_domain: &str) -> Option<&'h str> {
-    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
-    let prefix = host.strip_suffix(base_domain)?.strip_suffix('.')?;
-    // Only one label: `a.b.example.com` names no tenant.
-    (!prefix.is_empty() && !prefix.contains('.')).then_some(prefix)
-}
-
-/// Resolves a request's tenant; the state the [`Tenant`] extractor needs (directly, or through
-/// [`FromRef`] from a larger state). Cloning is cheap and clones share the cache.
-#[derive(Clone)]
-pub struct TenantResolver {
-    db: DatabaseConnection,
-    source: TenantSource,
-    shared_schemas: Arc<[String]>,
-    named_statements: bool,
-    ttl: Duration,
-    known: Arc<Mutex<HashMap<TenantName, Instant>>>,
-}
-
-impl std::fmt::Debug for TenantResolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantResolver")
-            .field("source", &self.source)
-            .field("ttl", &self.ttl)
-            .finish()
-    }
-}
-
-impl TenantResolver {
-    /// Resolves tenants from `source`, checking their schemas on `db`.
-    pub fn new(db: DatabaseConnection, source: TenantSource) -> TenantResolver {
-        TenantResolver {
-            db,
-            source,
-            shared_schemas: Arc::from(Vec::new()),
-            named_statements: true,
-            ttl: Duration::from_secs(30),
-            known: Arc::default(),
-        }
-    }
-
-    /// How long an existing schema is trusted without asking the catalog again;
-    /// `Duration::ZERO` checks on every request.
-    pub fn cache_ttl(mut self, ttl: Duration) -> TenantResolver {
-        self.ttl = ttl;
-        self
-    }
-
-    /// Schemas appended to every scope's search path
-    /// (see [`TenantScope::with_shared_schemas`]).
-    pub fn shared_schemas<I, S>(mut self, schemas: I) -> TenantResolver
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.shared_schemas = schemas.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Whether scopes use named prepared statements
-    /// (see [`TenantScope::with_named_statements`]).
-    pub fn named_statements(mut self, named: bool) -> TenantResolver {
-        self.named_statements = named;
-        self
-    }
-
-    /// The scope for the request described by `parts`.
-    pub async fn resolve(&self, parts: &Parts) -> Result<TenantScope, TenantRejection> {
-        let raw = self.source.value(parts).ok_or(TenantRejection::Missing)?;
-        let name = TenantName::new(raw).map_err(TenantRejection::Invalid)?;
-        let scope = self
-            .db
-            .tenant(&name)
-            .with_shared_schemas(self.shared_schemas.iter().cloned())
-            .with_named_statements(self.named_statements);
-        if !self.is_cached(&name) {
-            let exists = scope
-                .schema_exists()
-                .await
-                .map_err(|e| TenantRejection::Database(Error::tenant_db(&name)(e)))?;
-            if !exists {
-                return Err(TenantRejection::Unknown(name));
-            }
-            self.remember(name);
-        }
-        Ok(scope)
-    }
-
-    fn is_cached(&self, name: &TenantName) -> bool {
-        // A poisoned lock only means another request panicked mid-update: the map is still
-        // usable, at worst missing an entry.
-        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known
-            .get(name)
-            .is_some_and(|checked| checked.elapsed() < self.ttl)
-    }
-
-    fn remember(&self, name: TenantName) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        if known.len() >= MAX_CACHED {
-            known.clear();
-        }
-        known.insert(name, Instant::now());
-    }
-}
+pub use resolver::TenantResolver;
+pub use source::TenantSource;
 
 /// The extractor: the request's tenant scope.
 ///
@@ -231,26 +129,50 @@ where
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TenantRejection {
-    /// The request names no tenant: 400.
-    #[error("the request names no tenant")]
-    Missing,
-    /// The name is not a valid tenant name: 400.
-    #[error(transparent)]
-    Invalid(NameError),
-    /// No schema has that name: 404.
-    #[error("unknown tenant {0}")]
-    Unknown(TenantName),
-    /// The catalog could not be asked: 500.
+    /// None of the resolver's sources is present in the request: 400.
+    #[error("the request names no tenant (looked at: {})", list(.looked_at))]
+    Missing {
+        /// The sources asked, in order.
+        looked_at: Vec<TenantSource>,
+    },
+    /// The value does not make a valid tenant name: 400. Its `Display` shows the value
+    /// escaped and the rule it breaks.
+    #[error("invalid tenant {value:?} from {from}: {reason}")]
+    Invalid {
+        /// The source the value came from.
+        from: TenantSource,
+        /// The value as sent.
+        value: String,
+        /// The rule it breaks, about the whole name (in owner mode, the template rendered
+        /// with the value).
+        reason: NameError,
+    },
+    /// No such tenant (no schema, or no owner row if one is required): 404.
+    #[error("unknown tenant {value:?}")]
+    Unknown {
+        /// The value as sent.
+        value: String,
+        /// The tenant it names.
+        tenant: TenantName,
+    },
+    /// The database could not be asked: 500.
     #[error(transparent)]
     Database(Error),
+}
+
+fn list(sources: &[TenantSource]) -> String {
+    let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
+    names.join(", ")
 }
 
 impl TenantRejection {
     /// The HTTP status this rejection answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            TenantRejection::Missing | TenantRejection::Invalid(_) => StatusCode::BAD_REQUEST,
-            TenantRejection::Unknown(_) => StatusCode::NOT_FOUND,
+            TenantRejection::Missing { .. } | TenantRejection::Invalid { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            TenantRejection::Unknown { .. } => StatusCode::NOT_FOUND,
             TenantRejection::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -268,26 +190,5 @@ impl IntoResponse for TenantRejection {
             other => other.to_string(),
         };
         (status, body).into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subdomains() {
-        assert_eq!(
-            subdomain_of("acme.example.com", "example.com"),
-            Some("acme")
-        );
-        assert_eq!(
-            subdomain_of("acme.example.com:8080", "example.com"),
-            Some("acme")
-        );
-        assert_eq!(subdomain_of("example.com", "example.com"), None);
-        assert_eq!(subdomain_of("a.b.example.com", "example.com"), None);
-        assert_eq!(subdomain_of("acmeexample.com", "example.com"), None);
-        assert_eq!(subdomain_of("acme.other.org", "example.com"), None);
     }
 }

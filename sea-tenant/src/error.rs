@@ -172,6 +172,19 @@ pub enum Error {
         /// The owner entity's template, e.g. `org_<id>`.
         template: &'static str,
     },
+
+    /// An owner entity's template cannot map a public identifier (a slug, a host label) to
+    /// its tenant: it needs exactly one placeholder, naming a column of the entity. Reported
+    /// when the resolver is built, at start-up.
+    #[error(
+        "tenant template {template:?} cannot resolve a tenant from one public identifier: {reason}"
+    )]
+    TemplateNotResolvable {
+        /// The owner entity's template, e.g. `org_<slug>`.
+        template: &'static str,
+        /// Why not, e.g. `it has 2 placeholders (<region>, <slug>); exactly one is needed`.
+        reason: String,
+    },
 }
 
 impl Error {

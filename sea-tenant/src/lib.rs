@@ -81,6 +81,7 @@ pub mod cli;
 #[cfg(feature = "codegen")]
 pub mod codegen;
 mod error;
+pub mod events;
 mod migrator;
 mod name;
 pub mod owner;

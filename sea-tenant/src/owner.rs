@@ -148,7 +148,7 @@ use sea_orm::{
 
 pub use migrations::{MigrationSet, migrations_of, register_migrations};
 pub use sea_tenant_macros::{hooks, tenant};
-pub use template::RenderedName;
+pub use template::{IdentifierTemplate, RenderedName};
 
 mod lifecycle;
 mod migrations;

@@ -8,6 +8,7 @@
 //! - `org_broken`: `brk_<id>`, provisioning always fails (`BrokenMigrations`).
 //!
 //! [`registered`](crate::owner_entities::registered) holds owners that name no migration set (one form only).
+//! [`two_fields`](crate::owner_entities::two_fields) is an owner no HTTP resolver can take.
 
 /// The tables of the owner entities, in `public`.
 pub const OWNER_TABLES_SQL: &str = "
@@ -245,4 +246,23 @@ pub mod registered {
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
         pub enum Relation {}
     }
+}
+
+/// An owner whose template has two placeholders, so that no single public identifier names
+/// its tenant: `TenantResolver::for_owner` refuses it. No table; never inserted.
+pub mod two_fields {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_tenant::tenant(template = "org_<region>_<slug>")]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "org_two_fields")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub region: String,
+        pub slug: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
 }

@@ -77,6 +77,7 @@ where
             .map_err(into_db_err)?
         {
             tracing::info!(from = %old_name, to = %new_name, "renamed tenant schema");
+            crate::events::owners_changed();
             return Ok(am);
         }
         tracing::debug!(tenant = %old_name, "owner row changed during a rename; reading it again");
@@ -200,6 +201,8 @@ where
     E: TenantOwner,
     C: ConnectionTrait,
 {
+    // The row is gone (with its schema if `drop`): resolvers forget its identifier.
+    crate::events::owners_changed();
     if E::OPTIONS.drop {
         return Ok(am);
     }

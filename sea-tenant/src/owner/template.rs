@@ -44,6 +44,96 @@ impl RenderedName {
     }
 }
 
+/// An owner template with exactly one placeholder, read the other way: the tenant a public
+/// identifier names. `org_<slug>` maps the slug `acme` to the tenant `org_acme`; an HTTP
+/// resolver (the `axum` feature) uses it to find a tenant from a subdomain or a header.
+///
+/// ```
+/// use sea_tenant::owner::IdentifierTemplate;
+///
+/// let template = IdentifierTemplate::parse("org_<slug>")?;
+/// assert_eq!(template.field(), "slug");
+/// assert_eq!(template.tenant_for("acme")?.as_str(), "org_acme");
+/// assert!(template.tenant_for("acme; DROP").is_err());
+/// assert!(template.tenant_for("").is_err()); // not the tenant `org_`
+///
+/// assert!(IdentifierTemplate::parse("org_<region>_<slug>").is_err());
+/// # Ok::<(), sea_tenant::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentifierTemplate {
+    template: &'static str,
+    prefix: &'static str,
+    field: &'static str,
+    suffix: &'static str,
+}
+
+impl IdentifierTemplate {
+    /// The template of the owner entity `E`.
+    pub fn of<E: super::TenantOwner>() -> Result<IdentifierTemplate, Error> {
+        IdentifierTemplate::parse(E::TEMPLATE)
+    }
+
+    /// Reads `template` (`#[tenant]`'s syntax); [`Error::TemplateNotResolvable`] unless it
+    /// has exactly one placeholder.
+    pub fn parse(template: &'static str) -> Result<IdentifierTemplate, Error> {
+        let refuse = |reason: String| Error::TemplateNotResolvable { template, reason };
+        let (prefix, rest) = template
+            .split_once('<')
+            .ok_or_else(|| refuse("it has no <field> placeholder".into()))?;
+        let (field, suffix) = rest
+            .split_once('>')
+            .ok_or_else(|| refuse("its `<` is not closed".into()))?;
+        if suffix.contains('<') {
+            let fields: Vec<&str> = template
+                .split('<')
+                .skip(1)
+                .filter_map(|part| part.split_once('>').map(|(field, _)| field))
+                .collect();
+            return Err(refuse(format!(
+                "it has {} placeholders (<{}>); exactly one is needed",
+                fields.len(),
+                fields.join(">, <")
+            )));
+        }
+        Ok(IdentifierTemplate {
+            template,
+            prefix,
+            field,
+            suffix,
+        })
+    }
+
+    /// The template, e.g. `org_<slug>`.
+    pub fn template(&self) -> &'static str {
+        self.template
+    }
+
+    /// The field of the placeholder, e.g. `slug`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The template rendered with `value`, not validated.
+    pub fn render(&self, value: &str) -> String {
+        [self.prefix, value, self.suffix].concat()
+    }
+
+    /// The tenant `value` names: [`Error::EmptyTemplateValue`] for an empty value,
+    /// [`Error::InvalidName`] if the rendered name is not a valid [`TenantName`].
+    pub fn tenant_for(&self, value: &str) -> Result<TenantName, Error> {
+        let name = self.render(value);
+        if value.is_empty() {
+            return Err(Error::EmptyTemplateValue {
+                template: self.template,
+                field: self.field,
+                name,
+            });
+        }
+        Ok(TenantName::new(name)?)
+    }
+}
+
 /// Builds a [`RenderedName`]; used by the code `#[tenant]` generates.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -104,6 +194,44 @@ mod tests {
             "tenant template \"org_<slug>\": <slug> is empty, so the name would be \"org_\"; \
              every placeholder needs a non-empty value"
         );
+    }
+
+    #[test]
+    fn an_identifier_template_needs_exactly_one_placeholder() {
+        let one = IdentifierTemplate::parse("t_<slug>_eu").unwrap();
+        assert_eq!(one.tenant_for("acme").unwrap().as_str(), "t_acme_eu");
+        let err = IdentifierTemplate::parse("org_<region>_<slug>").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tenant template \"org_<region>_<slug>\" cannot resolve a tenant from one public \
+             identifier: it has 2 placeholders (<region>, <slug>); exactly one is needed"
+        );
+        assert!(matches!(
+            IdentifierTemplate::parse("fixed"),
+            Err(Error::TemplateNotResolvable { .. })
+        ));
+    }
+
+    #[test]
+    fn an_identifier_is_checked_as_part_of_the_whole_name() {
+        let template = IdentifierTemplate::parse("org_<slug>").unwrap();
+        assert!(matches!(
+            template.tenant_for(""),
+            Err(Error::EmptyTemplateValue { field: "slug", .. })
+        ));
+        for hostile in ["acme; DROP", "../x", "a\"b", "x'y", "Acme"] {
+            assert!(
+                matches!(
+                    template.tenant_for(hostile),
+                    Err(Error::InvalidName(NameError::InvalidChar { .. }))
+                ),
+                "{hostile}"
+            );
+        }
+        assert!(matches!(
+            template.tenant_for(&"a".repeat(60)),
+            Err(Error::InvalidName(NameError::TooLong { len: 64, .. }))
+        ));
     }
 
     #[test]
