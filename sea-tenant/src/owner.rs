@@ -249,9 +249,9 @@ where
     E: TenantOwner,
     C: ConnectionTrait,
 {
-    let script = migrations_of::<E>()?.script().await?;
+    let set = migrations_of::<E>()?;
     let name = E::tenant_of(model)?;
-    provision::provision_owned_on(db, &script, &name, "").await?;
+    provision::provision_owned_on(db, &set, &name, "").await?;
     Ok(name)
 }
 
