@@ -173,7 +173,8 @@ pub enum Error {
     /// migrations in a transaction of sea-tenant's own (see
     /// [`provision`](crate::provision)), which needs a `DatabaseConnection`, a
     /// `DatabaseTransaction` or a `DatabaseExecutor`; the connection given was another type,
-    /// which cannot be asked for one. Nothing was sent.
+    /// which cannot be asked for one. Nothing of the tenant was created (an owner hook removes
+    /// the inserted row again).
     #[error(
         "tenant {tenant}: migration {migration} of the tenant migration set {set} reads the \
          database, so the set runs live in a transaction of its own, which a {connection} \

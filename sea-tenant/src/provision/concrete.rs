@@ -25,7 +25,7 @@ pub(crate) enum Concrete<'a> {
 }
 
 /// Recognises `db` as a pool, a transaction or an executor on either.
-pub(crate) fn of<C>(db: &C) -> Concrete<'_> {
+pub(crate) fn of<'a, C>(db: &'a C) -> Concrete<'a> {
     let id = typeid::of::<C>();
     if id == TypeId::of::<DatabaseConnection>() {
         // SAFETY: `DatabaseConnection` has no lifetime or type parameters, so it is the only
@@ -41,8 +41,8 @@ pub(crate) fn of<C>(db: &C) -> Concrete<'_> {
         // `&'a C` being a valid reference means `'x: 'a`, and `DatabaseExecutor` is covariant
         // in its lifetime (it holds `&'x` references or an owned transaction), so the value
         // may be viewed as a `DatabaseExecutor<'a>`: the lifetime is shortened, never
-        // extended.
-        let executor: &DatabaseExecutor<'_> = unsafe { same_type(db) };
+        // extended, and nothing longer than `'a` leaves this function.
+        let executor: &'a DatabaseExecutor<'a> = unsafe { same_type(db) };
         return match executor {
             DatabaseExecutor::Connection(pool) => Concrete::Pool(pool),
             DatabaseExecutor::Transaction(txn) => Concrete::Transaction(txn),
@@ -52,13 +52,13 @@ pub(crate) fn of<C>(db: &C) -> Concrete<'_> {
     Concrete::Other
 }
 
-/// Views `db` as a `&T`.
+/// Views `db` as a `&T`, borrowed as long as `db`.
 ///
 /// # Safety
 /// `C` must be `T`, up to lifetimes that `T` may shorten (covariance).
-unsafe fn same_type<'a, C, T>(db: &'a C) -> &'a T {
+unsafe fn same_type<C, T>(db: &C) -> &T {
     // SAFETY: the caller guarantees `C` and `T` are the same type, so the pointer is a valid,
-    // aligned `T` for `'a`.
+    // aligned `T` for as long as `db` is borrowed.
     unsafe { &*std::ptr::from_ref(db).cast::<T>() }
 }
 
