@@ -249,8 +249,12 @@ async fn a_failing_migration_leaves_no_schema_and_no_row() {
     expect_failed_migration(&err);
 
     let txn = t.db.begin().await.expect("begin");
+    txn.execute_unprepared("SELECT set_config('search_path', 'app_schema, public', true)")
+        .await
+        .expect("caller's search_path");
     let err = broken("txn").insert(&txn).await.expect_err("fails");
     expect_failed_migration(&err);
+    assert_eq!(search_path(&txn).await, "app_schema, public");
     // The compensating delete ran in the caller's transaction, which is still usable.
     assert_eq!(
         strings(&txn, "SELECT count(*)::text FROM org_live_broken").await,
