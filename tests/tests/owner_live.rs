@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::join_all;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    ExecResult, NotSet, QueryResult, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DbBackend, DbErr,
+    EntityTrait, ExecResult, NotSet, QueryResult, Set, Statement, TransactionTrait,
 };
 use sea_tenant::provision::{self, MigrationScript};
 use sea_tenant::{Error, TenantMigrator, TenantName, owner};
@@ -419,6 +419,22 @@ async fn ensure_functions_provision_a_set_that_reads() {
         .await
         .expect_err("exists");
     assert!(matches!(err, Error::SchemaExists { .. }), "{err}");
+
+    // Through a `DatabaseExecutor`, as on what it wraps.
+    let d = TenantName::new("ens_d").expect("name");
+    let txn = t.db.begin().await.expect("begin");
+    provision::provision_tenant_on::<LiveMigrations, _>(&DatabaseExecutor::from(&txn), &d)
+        .await
+        .expect("ensure through an executor on a transaction");
+    txn.rollback().await.expect("rollback");
+    assert!(
+        !schema_exists(&t.db, "ens_d").await,
+        "it was in the transaction"
+    );
+    provision::provision_tenant_on::<LiveMigrations, _>(&DatabaseExecutor::from(&t.db), &d)
+        .await
+        .expect("ensure through an executor on the pool");
+    assert_provisioned(&t.db, "ens_d").await;
 
     org_live::Entity::insert(org("bulk"))
         .exec(&t.db)
