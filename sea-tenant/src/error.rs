@@ -157,13 +157,39 @@ pub enum Error {
     Db(#[from] DbErr),
 
     /// A migration of the tenant set, or an owner hook's statement, cannot be rendered into
-    /// the SQL script that provisions a tenant (see [`provision`](crate::provision)).
+    /// the SQL script that provisions a tenant (see [`provision`](crate::provision)): the
+    /// migration's `up` failed on the recording connection, or (from
+    /// [`MigrationScript::of`](crate::provision::MigrationScript::of) only) it reads the
+    /// database, so its set has no script and is provisioned live.
     #[error("rendering the provisioning script: {subject}: {reason}")]
     ProvisionScript {
         /// What was being rendered, e.g. `migration m20260101_000001_create_project`.
         subject: String,
         /// Why it cannot be.
         reason: String,
+    },
+
+    /// A tenant migration set that reads the database is provisioned by running its
+    /// migrations in a transaction of sea-tenant's own (see
+    /// [`provision`](crate::provision)), which needs a `DatabaseConnection`, a
+    /// `DatabaseTransaction` or a `DatabaseExecutor`; the connection given was another type,
+    /// which cannot be asked for one. Nothing of the tenant was created (an owner hook removes
+    /// the inserted row again).
+    #[error(
+        "tenant {tenant}: migration {migration} of the tenant migration set {set} reads the \
+         database, so the set runs live in a transaction of its own, which a {connection} \
+         cannot provide (nothing was done): insert the owner (or ensure the tenant) through a \
+         DatabaseConnection or DatabaseTransaction, or make the migration not read"
+    )]
+    LiveProvisioning {
+        /// The tenant.
+        tenant: TenantName,
+        /// The migration set's type, e.g. `tenant_migration::Migrator`.
+        set: &'static str,
+        /// The first migration of the set that reads.
+        migration: String,
+        /// The connection's type, as Rust names it.
+        connection: &'static str,
     },
 
     /// An owner row's tenant name cannot be rendered: a field of its template has no value.
@@ -198,6 +224,7 @@ impl Error {
             | Error::UnknownMigration { tenant, .. }
             | Error::Tenant { tenant, .. }
             | Error::LockTimeout { tenant, .. }
+            | Error::LiveProvisioning { tenant, .. }
             | Error::TenantConnect { tenant, .. } => Some(tenant),
             _ => None,
         }

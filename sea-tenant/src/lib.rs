@@ -10,8 +10,9 @@
 //!   [`Report`].
 //! - [`migrate_tenant`] and [`provision::provision_tenant_on`]: one tenant created if missing
 //!   and brought up to date from code, by the migrator's path (a transaction per migration, on
-//!   a pool) or from the rendered script (one statement on any connection, also inside a
-//!   caller's transaction).
+//!   a pool) or all at once (the rendered script, one statement on any connection; or, for a
+//!   set that reads, its migrations live in one transaction), also inside a caller's
+//!   transaction.
 //! - [`cli`]: the `sea-orm-cli migrate`-style command line for a `tenant_migration` crate.
 //! - [`codegen`]: migrations generated from the application's entities, public and tenant
 //!   ones into their own crates, with a `--check` for CI.

@@ -221,8 +221,9 @@ pub fn tenant_error(err: &DbErr) -> Option<&Error> {
 
 /// Provisions the tenant of an owner row written without hooks (`insert_many`, a raw
 /// `INSERT`) from the owner's migration set (registered, or named by `migrator = …`): the
-/// same rendered script as [`provision::provision_tenant_on`], which it calls with the name
-/// the row's template gives: creates the schema if missing and applies pending migrations.
+/// same provisioning as [`provision::provision_tenant_on`] (the set's rendered script, or its
+/// migrations run live for a set that reads), with the name the row's template gives: creates
+/// the schema if missing and applies pending migrations.
 ///
 /// ```no_run
 /// # mod organization {
@@ -249,9 +250,9 @@ where
     E: TenantOwner,
     C: ConnectionTrait,
 {
-    let script = migrations_of::<E>()?.script().await?;
+    let set = migrations_of::<E>()?;
     let name = E::tenant_of(model)?;
-    provision::provision_owned_on(db, &script, &name, "").await?;
+    provision::provision_owned_on(db, &set, &name, "").await?;
     Ok(name)
 }
 

@@ -1,26 +1,25 @@
 //! Creating, renaming and dropping a tenant schema on *any* connection, including inside a
 //! caller's transaction.
 //!
-//! # Why a script
-//!
 //! SeaORM's `ActiveModelBehavior` hooks only receive `&C` with `C: ConnectionTrait`: there is
 //! no `TransactionTrait`, and sea-orm-migration's `SchemaManager` only accepts a
-//! `&DatabaseConnection`, a `&DatabaseTransaction` or a `DatabaseExecutor`. So a migration set
-//! cannot be run on the hook's connection directly, and the hook cannot open a transaction
-//! of its own.
+//! `&DatabaseConnection`, a `&DatabaseTransaction` or a `DatabaseExecutor`. So provisioning
+//! takes one of two paths, chosen per migration set.
 //!
-//! Instead, each `MigratorTrait` set is *rendered* once into SQL: every migration's `up` runs
-//! against a recording connection (sea-orm's `mock` connection, driven by a recorder of ours,
-//! `provision/recorder.rs`) that keeps the text of each statement it is asked to execute and
-//! refuses reads. The result is cached per migrator
-//! type. Provisioning a tenant then sends one script through
-//! [`ConnectionTrait::execute_unprepared`], i.e. PostgreSQL's simple query protocol:
+//! # The script path (the fast one)
+//!
+//! Each `MigratorTrait` set is first *rendered*: every migration's `up` runs against a
+//! recording connection (sea-orm's `mock` connection, driven by a recorder of ours,
+//! `provision/recorder.rs`) that keeps the text of each statement it is asked to execute. If
+//! no migration reads, the result is cached per migrator type, and provisioning a tenant
+//! sends one script through [`ConnectionTrait::execute_unprepared`], i.e. PostgreSQL's simple
+//! query protocol, on whatever connection it is given:
 //!
 //! - on a pool (`DatabaseConnection`), a multi-statement simple query runs as **one implicit
 //!   transaction**: either the whole script commits or nothing of it does;
 //! - inside a caller's transaction (`DatabaseTransaction`, or an executor / restricted
 //!   connection wrapping one), the script runs **in that transaction** and commits or rolls
-//!   back with it.
+//!   back with it (a failed script aborts that transaction, as any failed statement does).
 //!
 //! The script moves `search_path` to the tenant with `set_config(…, true)` (transaction-local,
 //! so it can never leak into a pooled connection), and restores the caller's value at its
@@ -28,192 +27,55 @@
 //! the custom setting `sea_tenant.saved_search_path`, also transaction-local, so the script
 //! needs no round trip to read it first.
 //!
+//! # The live path (for sets that read)
+//!
+//! A migration that reads while running `up` (`manager.has_column(…)`, `has_table`, a seed
+//! through an entity's `ActiveModel::insert`, which is an `INSERT … RETURNING`) cannot be
+//! rendered: a script cannot answer a read. Rendering notices the first read and caches that
+//! *fact* for the set (never statements), and provisioning then runs the migrations for real,
+//! on every tenant, in one transaction, with the same opening and closing statements as the
+//! script (lock, owner-row check, schema, search path, version rows, fingerprint):
+//!
+//! - on a `DatabaseConnection` it opens a transaction of its own and commits it;
+//! - in a `DatabaseTransaction` it uses a savepoint, released on success (so the work commits
+//!   or rolls back with the caller's transaction) and rolled back on failure, which leaves the
+//!   caller's transaction usable; the caller's `search_path` is put back;
+//! - a `DatabaseExecutor` is taken for the pool or transaction it wraps;
+//! - any other connection type (`RestrictedConnection`, an application's wrapper) gives
+//!   [`Error::LiveProvisioning`] before anything is sent: the migrations need a transaction
+//!   that such a connection cannot be asked for.
+//!
+//! Either way a tenant is provisioned whole or not at all, under the tenant's advisory lock.
+//!
 //! # Limits
 //!
-//! - A migration that reads from the database while running `up` (e.g.
-//!   `manager.has_table(…)`) cannot be rendered: [`Error::ProvisionScript`] names it. Use the
-//!   migrator ([`migrate_tenant`](crate::migrate_tenant)) for such sets.
 //! - Statements that PostgreSQL refuses inside a transaction block (`CREATE INDEX
-//!   CONCURRENTLY`, `VACUUM`, …) fail here, as they would in the migrator's per-migration
-//!   transactions.
-//! - The rendered SQL is the statements' text with their parameters inlined by sea-query, so
-//!   a migration must not depend on values it would read back.
+//!   CONCURRENTLY`, `VACUUM`, …) fail on both paths, as they would in the migrator's
+//!   per-migration transactions.
+//! - The rendered SQL is the statements' text with their parameters inlined by sea-query.
+//! - A migration's `up` runs once per process while its set is rendered (against the
+//!   recording connection, which executes nothing): side effects outside the database (a
+//!   log line, a file) happen then too.
 
-use std::any::TypeId;
-use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Mutex;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
-use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
+use sea_orm_migration::MigratorTrait;
 
-use crate::migrator::version_table::VersionTable;
-use crate::name::quote_literal;
+use crate::owner::MigrationSet;
 use crate::tenant_sql::{
-    self, DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, SAVE_SEARCH_PATH, sqlstate,
+    self, Creation, DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, sqlstate,
 };
-use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
+use crate::{Error, Result, TenantName};
+use plan::Plan;
 
+mod concrete;
+mod live;
+mod plan;
 mod recorder;
+mod script;
 
-/// The SQL of a migration set, as rendered by [`MigrationScript::of`].
-#[derive(Debug, Clone)]
-pub struct MigrationScript {
-    steps: Vec<Step>,
-}
-
-#[derive(Debug, Clone)]
-struct Step {
-    name: String,
-    statements: Vec<String>,
-}
-
-static RENDERED: LazyLock<Mutex<HashMap<TypeId, Arc<MigrationScript>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-impl MigrationScript {
-    /// Renders the migration set `M` (once per process; later calls return the cached copy).
-    ///
-    /// ```
-    /// # use sea_orm_migration::prelude::*;
-    /// # struct Empty;
-    /// # impl MigratorTrait for Empty {
-    /// #     fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
-    /// # }
-    /// # async fn demo() -> sea_tenant::Result<()> {
-    /// let script = sea_tenant::provision::MigrationScript::of::<Empty>().await?;
-    /// assert!(script.versions().is_empty());
-    /// # Ok(()) }
-    /// ```
-    pub async fn of<M: MigratorTrait + 'static>() -> Result<Arc<MigrationScript>> {
-        Self::cached(TypeId::of::<M>(), M::migrations).await
-    }
-
-    /// [`MigrationScript::of`] for the set whose type is `key` and whose `migrations()` is
-    /// `migrations`.
-    pub(crate) async fn cached(
-        key: TypeId,
-        migrations: fn() -> Vec<Box<dyn MigrationTrait>>,
-    ) -> Result<Arc<MigrationScript>> {
-        if let Some(script) = cache().get(&key) {
-            return Ok(script.clone());
-        }
-        // Two callers may both render on a cold cache; the results are identical, so the
-        // second insert is harmless and cheaper than holding a lock across awaits.
-        let script = Arc::new(Self::render(migrations).await?);
-        cache().insert(key, script.clone());
-        Ok(script)
-    }
-
-    async fn render(migrations: fn() -> Vec<Box<dyn MigrationTrait>>) -> Result<MigrationScript> {
-        let (db, log) = recorder::connect();
-        let manager = SchemaManager::new(&db);
-        let mut steps = Vec::new();
-        for migration in migrations() {
-            let name = migration.name().to_owned();
-            migration
-                .up(&manager)
-                .await
-                .map_err(|e| Error::ProvisionScript {
-                    subject: format!("migration {name}"),
-                    reason: format!("it must only execute statements, not read: {e}"),
-                })?;
-            let statements = log.take();
-            steps.push(Step { name, statements });
-        }
-        Ok(MigrationScript { steps })
-    }
-
-    /// The migrations' names, in order.
-    pub fn versions(&self) -> Vec<&str> {
-        self.steps.iter().map(|s| s.name.as_str()).collect()
-    }
-
-    /// A script that takes the tenant's advisory lock, creates the schema `tenant` (failing
-    /// with SQLSTATE `42P06` if it exists), its version table, applies every migration and
-    /// records each one.
-    ///
-    /// ```
-    /// # use sea_orm_migration::prelude::*;
-    /// # struct Empty;
-    /// # impl MigratorTrait for Empty {
-    /// #     fn migrations() -> Vec<Box<dyn MigrationTrait>> { vec![] }
-    /// # }
-    /// # async fn demo() -> sea_tenant::Result<()> {
-    /// use sea_tenant::{TenantName, provision::MigrationScript};
-    ///
-    /// let sql = MigrationScript::of::<Empty>().await?.create_sql(&TenantName::new("org_7")?);
-    /// assert!(sql.contains("\"org_7\""));
-    /// # Ok(()) }
-    /// ```
-    pub fn create_sql(&self, tenant: &TenantName) -> String {
-        let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
-        let mut sql = String::new();
-        // The lock first, before anything looks the name up (see `tenant_sql.rs`).
-        push(&mut sql, &tenant_sql::lock_tenant(tenant));
-        push(&mut sql, &tenant_sql::refuse_existing_schema(tenant));
-        push(&mut sql, SAVE_SEARCH_PATH);
-        push(&mut sql, &tenant_sql::create_schema(tenant));
-        push(&mut sql, &tenant_sql::set_tenant_path(tenant));
-        push(&mut sql, &table.create_if_missing_sql());
-        for step in &self.steps {
-            for statement in &step.statements {
-                push(&mut sql, statement);
-            }
-            push(&mut sql, &table.insert_sql(&step.name));
-        }
-        push(&mut sql, &table.fingerprint_sql());
-        push(&mut sql, &tenant_sql::restore_search_path());
-        sql
-    }
-
-    /// A script that creates the schema `tenant` and its version table if missing, and
-    /// applies each migration the version table does not list, under the tenant's advisory
-    /// lock. Idempotent: a schema that a concurrent caller just created is simply used.
-    pub fn provision_sql(&self, tenant: &TenantName) -> Result<String> {
-        self.guarded_provision_sql(tenant, "")
-    }
-
-    /// [`MigrationScript::provision_sql`] with `guard`, SQL run right after the lock is taken and
-    /// before anything is created, that may abort the script (an owner-row check).
-    pub(crate) fn guarded_provision_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
-        let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
-        let mut sql = String::new();
-        // The lock first, before anything looks the name up (see `tenant_sql.rs`).
-        push(&mut sql, &tenant_sql::lock_tenant(tenant));
-        if !guard.trim().is_empty() {
-            push(&mut sql, guard);
-        }
-        push(&mut sql, SAVE_SEARCH_PATH);
-        push(&mut sql, &tenant_sql::create_schema_if_missing(tenant));
-        push(&mut sql, &tenant_sql::set_tenant_path(tenant));
-        push(&mut sql, &table.create_if_missing_sql());
-        // The pending check has to happen inside the script (not by reading the version table
-        // first), otherwise two callers could both see a migration as pending.
-        for step in &self.steps {
-            let mut body = String::new();
-            for statement in &step.statements {
-                let tag = dollar_tag(statement, &step.name)?;
-                let _ = writeln!(body, "EXECUTE {tag}{statement}{tag};");
-            }
-            let _ = writeln!(body, "{};", table.insert_sql(&step.name));
-            let block = format!(
-                "IF NOT EXISTS (SELECT 1 FROM {} WHERE version = {}) THEN\n{body}END IF;",
-                table.qualified(),
-                quote_literal(&step.name)
-            );
-            let tag = dollar_tag(&block, &step.name)?;
-            push(&mut sql, &format!("DO {tag}BEGIN\n{block}\nEND{tag}"));
-        }
-        push(&mut sql, &table.fingerprint_sql());
-        push(&mut sql, &tenant_sql::restore_search_path());
-        Ok(sql)
-    }
-}
-
-fn cache() -> std::sync::MutexGuard<'static, HashMap<TypeId, Arc<MigrationScript>>> {
-    lock(&RENDERED)
-}
+pub use script::MigrationScript;
 
 /// The cached data stays valid even if a thread panicked while holding the lock.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -239,8 +101,9 @@ pub(crate) fn dollar_tag(body: &str, migration: &str) -> Result<String> {
 }
 
 /// Creates the schema `tenant`, applies every migration of `M` and records them in the
-/// tenant's version table, all in one script on `db` (see the module docs for why this is
-/// atomic on a pool and part of the caller's transaction otherwise).
+/// tenant's version table, all at once on `db`: one script, or for a set that reads, one
+/// transaction of its own on a pool or a savepoint in the caller's transaction (see the
+/// [module docs](self)).
 ///
 /// Fails with [`Error::SchemaExists`] if the schema exists already: a leftover schema (e.g.
 /// kept after its owner row was deleted) is never handed to a new owner silently.
@@ -265,48 +128,69 @@ where
     M: MigratorTrait + 'static,
     C: ConnectionTrait,
 {
-    let script = MigrationScript::of::<M>().await?;
+    let set = MigrationSet::of::<M>();
+    // Rendered (or found live) before anything is sent.
+    let plan = plan::of(&set).await?;
     // Checked first without the lock too: inside a caller's transaction this answers the
     // common case without a failed statement (which would abort that transaction). The
-    // script checks again under the lock.
+    // provisioning checks again under the lock.
     if schema_exists(db, tenant).await? {
         return Err(Error::SchemaExists {
             tenant: tenant.clone(),
         });
     }
-    db.execute_unprepared(&script.create_sql(tenant))
-        .await
-        .map_err(|e| classify(e, tenant, tenant))?;
-    Ok(())
+    provision_with(db, &set, plan, tenant, Creation::New).await
 }
 
-/// Provisions the tenant of an owner row: under the tenant's lock, runs `guard` (which
-/// checks the row and refuses a leftover schema), then creates the schema if missing and
-/// applies the pending migrations. A schema a concurrent deploy created for the row is used.
+/// Provisions the tenant of an owner row with `set`: under the tenant's lock, runs `guard`
+/// (which checks the row and refuses a leftover schema), then creates the schema if missing
+/// and applies the pending migrations. A schema a concurrent deploy created for the row is
+/// used.
 pub(crate) async fn provision_owned_on<C: ConnectionTrait>(
     db: &C,
-    script: &MigrationScript,
+    set: &MigrationSet,
     tenant: &TenantName,
     guard: &str,
 ) -> Result<()> {
-    db.execute_unprepared(&script.guarded_provision_sql(tenant, guard)?)
-        .await
-        .map_err(|e| classify(e, tenant, tenant))?;
+    let plan = plan::of(set).await?;
+    provision_with(db, set, plan, tenant, Creation::Ensure { guard }).await
+}
+
+/// The one place that picks the path: `plan`'s script in one statement, or a live run.
+async fn provision_with<C: ConnectionTrait>(
+    db: &C,
+    set: &MigrationSet,
+    plan: Plan,
+    tenant: &TenantName,
+    creation: Creation<'_>,
+) -> Result<()> {
+    match plan {
+        Plan::Script(script) => {
+            tracing::debug!(%tenant, set = set.name(), how = "script", "provisioning a tenant");
+            db.execute_unprepared(&script.sql_for(tenant, creation)?)
+                .await
+                .map_err(|e| classify(e, tenant, tenant))?;
+        }
+        Plan::Live(live) => {
+            tracing::debug!(%tenant, set = set.name(), how = "live", migration = %live.reader, "provisioning a tenant");
+            live::provision(db, &live, tenant, creation).await?;
+        }
+    }
     Ok(())
 }
 
 /// Creates the schema `tenant` if it is missing and applies the migrations of `M` that its
-/// version table does not list, from `M`'s rendered script: one statement on `db`, under the
-/// tenant's advisory lock. The way to ensure a tenant on any connection.
+/// version table does not list, under the tenant's advisory lock: from `M`'s rendered script,
+/// one statement on `db`, the way to ensure a tenant on any connection; or, for a set that
+/// reads the database, by running the pending migrations live (see the [module docs](self)).
 ///
-/// On a pool the script is one implicit transaction: all of it commits or none of it does.
-/// Inside a caller's transaction (a `DatabaseTransaction`, or an executor on one) it is part
-/// of that transaction and commits or rolls back with it; the caller's `search_path` is kept.
-/// Idempotent, and safe to run concurrently with itself, [`migrate_tenant`](crate::migrate_tenant),
-/// the migrator and the owner hooks on the same tenant. A migration set that reads the
-/// database cannot be rendered (see the [module docs](self)): ensure its tenants with
-/// [`migrate_tenant`](crate::migrate_tenant), which runs one transaction per migration on a
-/// pool, with the migrator's lock timeouts and retries.
+/// On a pool the work is one transaction: all of it commits or none of it does. Inside a
+/// caller's transaction (a `DatabaseTransaction`, or an executor on one) it is part of that
+/// transaction and commits or rolls back with it; the caller's `search_path` is kept. A set
+/// that reads needs one of those two connection types ([`Error::LiveProvisioning`]
+/// otherwise). Idempotent, and safe to run concurrently with itself,
+/// [`migrate_tenant`](crate::migrate_tenant), the migrator and the owner hooks on the same
+/// tenant.
 ///
 /// It is the repair for owner rows whose hooks did not run (`insert_many`, a crash between an
 /// insert and its provisioning), named with [`TenantOwner::tenant_of`]
@@ -348,11 +232,7 @@ where
     M: MigratorTrait + 'static,
     C: ConnectionTrait,
 {
-    let script = MigrationScript::of::<M>().await?;
-    db.execute_unprepared(&script.provision_sql(tenant)?)
-        .await
-        .map_err(Error::tenant_db(tenant))?;
-    Ok(())
+    provision_owned_on(db, &MigrationSet::of::<M>(), tenant, "").await
 }
 
 /// Renames the schema `from` to `to` on `db`, under both tenants' locks. Fails with

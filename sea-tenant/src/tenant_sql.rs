@@ -28,8 +28,9 @@
 
 use sea_orm::DbErr;
 
-use crate::TenantName;
+use crate::migrator::version_table::VersionTable;
 use crate::name::{quote_ident, quote_literal};
+use crate::{DEFAULT_VERSION_TABLE, TenantName};
 
 /// The tenant schema alone as the transaction's search path (see the module docs).
 pub(crate) fn set_tenant_path(tenant: &TenantName) -> String {
@@ -166,6 +167,54 @@ fn raise_if(condition: &str, sqlstate: &str, message: &str) -> String {
     )
 }
 
+/// How provisioning treats a schema that exists under the tenant's lock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Creation<'a> {
+    /// It must not exist: [`DUPLICATE_SCHEMA`] if it does (`create_tenant_on`).
+    New,
+    /// It is used if it exists; `guard` (SQL, may be empty) runs first and may abort (the
+    /// owner-row check of the insert hook).
+    Ensure {
+        /// Run right after the lock, before anything is created.
+        guard: &'a str,
+    },
+}
+
+/// The statements that start provisioning `tenant`, in the rendered script and on the live
+/// path alike: the tenant's lock (first, see the module docs), the existence check or the
+/// guard, the caller's search path stashed, the schema created, the search path moved to the
+/// tenant alone and its version table created if missing. The migrations follow, then
+/// [`provisioning_epilogue`].
+pub(crate) fn provisioning_prologue(tenant: &TenantName, creation: Creation<'_>) -> Vec<String> {
+    let mut sql = vec![lock_tenant(tenant)];
+    let create = match creation {
+        Creation::New => {
+            sql.push(refuse_existing_schema(tenant));
+            create_schema(tenant)
+        }
+        Creation::Ensure { guard } => {
+            if !guard.trim().is_empty() {
+                sql.push(guard.to_owned());
+            }
+            create_schema_if_missing(tenant)
+        }
+    };
+    sql.push(SAVE_SEARCH_PATH.to_owned());
+    sql.push(create);
+    sql.push(set_tenant_path(tenant));
+    sql.push(VersionTable::new(tenant, DEFAULT_VERSION_TABLE).create_if_missing_sql());
+    sql
+}
+
+/// The statements that end provisioning `tenant`: the version table's fingerprint rewritten
+/// and the caller's search path put back.
+pub(crate) fn provisioning_epilogue(tenant: &TenantName) -> Vec<String> {
+    vec![
+        VersionTable::new(tenant, DEFAULT_VERSION_TABLE).fingerprint_sql(),
+        restore_search_path(),
+    ]
+}
+
 /// SQLSTATE `duplicate_schema`: raised by sea-tenant's scripts when a schema that must not
 /// exist does (and by PostgreSQL itself).
 pub(crate) const DUPLICATE_SCHEMA: &str = "42P06";
@@ -243,5 +292,36 @@ mod tests {
         );
         assert!(require_existing_schema(&t).contains("IF NOT EXISTS (SELECT 1"));
         assert!(refuse_existing_schema(&t).contains("ERRCODE = '42P06'"));
+    }
+
+    #[test]
+    fn provisioning_takes_the_lock_before_anything_names_the_schema() {
+        let t = name("org_7");
+        for creation in [Creation::New, Creation::Ensure { guard: "GUARD" }] {
+            let prologue = provisioning_prologue(&t, creation);
+            assert_eq!(prologue[0], lock_tenant(&t));
+            let path = prologue
+                .iter()
+                .position(|s| *s == set_tenant_path(&t))
+                .expect("search path");
+            let stash = prologue
+                .iter()
+                .position(|s| s == SAVE_SEARCH_PATH)
+                .expect("stash");
+            assert!(
+                stash < path,
+                "the caller's path is stashed before it changes"
+            );
+            assert!(prologue[path + 1].contains(r#""org_7"."seaql_tenant_migrations""#));
+        }
+        assert!(provisioning_prologue(&t, Creation::New).contains(&create_schema(&t)));
+        let ensure = provisioning_prologue(&t, Creation::Ensure { guard: "GUARD" });
+        assert_eq!(ensure[1], "GUARD");
+        assert!(ensure.contains(&create_schema_if_missing(&t)));
+        assert_eq!(
+            provisioning_prologue(&t, Creation::Ensure { guard: " " }).len(),
+            ensure.len() - 1
+        );
+        assert_eq!(provisioning_epilogue(&t)[1], restore_search_path());
     }
 }

@@ -6,7 +6,9 @@
 
 pub mod adversary;
 pub mod cluster;
+pub mod events;
 pub mod fixtures;
+pub mod live_migrations;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

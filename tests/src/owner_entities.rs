@@ -7,7 +7,8 @@
 //!   own that trims `name`;
 //! - `org_broken`: `brk_<id>`, provisioning always fails (`BrokenMigrations`).
 //!
-//! [`registered`](crate::owner_entities::registered) holds owners that name no migration set (one form only).
+//! [`registered`](crate::owner_entities::registered) holds owners that name no migration set,
+//! [`live`](crate::owner_entities::live) owners whose migration set reads (one form only each);
 //! [`two_fields`](crate::owner_entities::two_fields) is an owner no HTTP resolver can take.
 
 /// The tables of the owner entities, in `public`.
@@ -265,4 +266,54 @@ pub mod two_fields {
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
+}
+
+/// Owners whose tenant migration set reads the database (`crate::live_migrations`), so that
+/// their tenants are provisioned live.
+pub mod live {
+    /// The tables of these owners, in `public`.
+    pub const TABLES_SQL: &str = "
+        CREATE TABLE org_live (id serial PRIMARY KEY, slug text NOT NULL UNIQUE);
+        CREATE TABLE org_live_broken (id serial PRIMARY KEY, slug text NOT NULL UNIQUE);
+    ";
+
+    /// `live_<slug>`, provisioned with `LiveMigrations`.
+    pub mod org_live {
+        use sea_orm::entity::prelude::*;
+
+        #[sea_tenant::tenant(
+            template = "live_<slug>",
+            migrator = crate::live_migrations::LiveMigrations
+        )]
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "org_live")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            pub slug: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+    }
+
+    /// `lbrk_<slug>`: `BrokenLiveMigrations`, whose last migration fails after the seed.
+    pub mod org_live_broken {
+        use sea_orm::entity::prelude::*;
+
+        #[sea_tenant::tenant(
+            template = "lbrk_<slug>",
+            migrator = crate::live_migrations::BrokenLiveMigrations
+        )]
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "org_live_broken")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            pub slug: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+    }
 }

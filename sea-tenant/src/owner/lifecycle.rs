@@ -103,10 +103,10 @@ where
         return Ok(model);
     }
     let provisioned = async {
-        let script = migrations_of::<E>()?.script().await?;
+        let set = migrations_of::<E>()?;
         let name = E::tenant_of(&model)?;
         let guard = owner_guard_sql::<E>(&model, &name)?;
-        provision::provision_owned_on(db, &script, &name, &guard).await?;
+        provision::provision_owned_on(db, &set, &name, &guard).await?;
         Ok::<_, Error>(name)
     }
     .await;
@@ -116,9 +116,11 @@ where
             Ok(model)
         }
         Err(err) => {
-            // On a pool this removes the committed row. Inside a transaction the failed
-            // script aborted the transaction, so this DELETE fails too and the caller's
-            // rollback removes the row; either way the original error is the one to report.
+            // On a pool this removes the committed row. Inside a transaction a failed script
+            // aborted the transaction, so this DELETE fails too and the caller's rollback
+            // removes the row; a failed live run rolled back only its savepoint, so this
+            // DELETE removes the row and the caller's transaction stays usable. Either way
+            // the original error is the one to report.
             let compensated = delete_row::<E, C>(&model, db).await;
             if let Err(delete_err) = compensated {
                 tracing::debug!(error = %delete_err, "compensating delete of the owner row failed");

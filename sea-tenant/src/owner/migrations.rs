@@ -4,13 +4,12 @@
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{LazyLock, RwLock};
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use super::TenantOwner;
 use crate::Error;
-use crate::provision::MigrationScript;
 
 /// A tenant migration set (a `MigratorTrait` type), held as a value.
 #[derive(Clone, Copy)]
@@ -35,9 +34,14 @@ impl MigrationSet {
         self.name
     }
 
-    /// The set rendered into SQL (once per process).
-    pub(crate) async fn script(&self) -> crate::Result<Arc<MigrationScript>> {
-        MigrationScript::cached(self.id, self.migrations).await
+    /// The type's `TypeId`: the key of per-set caches.
+    pub(crate) fn id(&self) -> TypeId {
+        self.id
+    }
+
+    /// The type's `MigratorTrait::migrations`.
+    pub(crate) fn migrations(&self) -> fn() -> Vec<Box<dyn MigrationTrait>> {
+        self.migrations
     }
 }
 

@@ -1,5 +1,6 @@
 //! The connection a migration set is rendered on: sea-orm's mock connection driven by a
-//! recorder that keeps the text of each executed statement and refuses reads.
+//! recorder that keeps the text of each executed statement, and refuses reads but notes the
+//! first one (a set that reads is provisioned live: see `plan.rs`).
 
 use std::sync::{Arc, Mutex};
 
@@ -13,20 +14,32 @@ use super::lock;
 /// A connection that records into a new log, and that log.
 pub(super) fn connect() -> (DatabaseConnection, RecordedLog) {
     let recorder = Recorder::default();
-    let log = RecordedLog(recorder.log.clone());
+    let log = RecordedLog {
+        statements: recorder.log.clone(),
+        first_read: recorder.first_read.clone(),
+    };
     let db = DatabaseConnection::from(DatabaseConnectionType::MockDatabaseConnection(Arc::new(
         MockDatabaseConnection::new(recorder),
     )));
     (db, log)
 }
 
-/// The statements a recording connection executed.
-pub(super) struct RecordedLog(Arc<Mutex<Vec<String>>>);
+/// The statements a recording connection executed, and the first read it refused.
+pub(super) struct RecordedLog {
+    statements: Arc<Mutex<Vec<String>>>,
+    first_read: Arc<Mutex<Option<String>>>,
+}
 
 impl RecordedLog {
     /// The statements recorded since the last call.
     pub(super) fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *lock(&self.0))
+        std::mem::take(&mut *lock(&self.statements))
+    }
+
+    /// The first read asked of the connection, if any: noted even when the migration caught
+    /// the refusal and went on, since its script would then be built on a guessed answer.
+    pub(super) fn first_read(&self) -> Option<String> {
+        lock(&self.first_read).clone()
     }
 }
 
@@ -35,6 +48,7 @@ impl RecordedLog {
 #[derive(Debug, Default)]
 struct Recorder {
     log: Arc<Mutex<Vec<String>>>,
+    first_read: Arc<Mutex<Option<String>>>,
 }
 
 impl MockDatabaseTrait for Recorder {
@@ -49,6 +63,7 @@ impl MockDatabaseTrait for Recorder {
     }
 
     fn query(&mut self, _counter: usize, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        lock(&self.first_read).get_or_insert_with(|| statement.to_string());
         Err(DbErr::Custom(format!(
             "reads are not supported while rendering a migration: {}",
             statement.sql
