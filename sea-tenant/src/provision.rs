@@ -55,6 +55,7 @@ use crate::tenant_sql::{
 use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
 
 mod recorder;
+mod top_level;
 
 /// The SQL of a migration set, as rendered by [`MigrationScript::of`].
 #[derive(Debug, Clone)]
@@ -274,6 +275,10 @@ where
             tenant: tenant.clone(),
         });
     }
+    if crate::citus::is_citus(db).await? {
+        let refuse = tenant_sql::refuse_existing_schema(tenant);
+        return top_level::provision(db, &script, tenant, &refuse).await;
+    }
     db.execute_unprepared(&script.create_sql(tenant))
         .await
         .map_err(|e| classify(e, tenant, tenant))?;
@@ -289,6 +294,9 @@ pub(crate) async fn provision_owned_on<C: ConnectionTrait>(
     tenant: &TenantName,
     guard: &str,
 ) -> Result<()> {
+    if crate::citus::is_citus(db).await? {
+        return top_level::provision(db, script, tenant, guard).await;
+    }
     db.execute_unprepared(&script.guarded_provision_sql(tenant, guard)?)
         .await
         .map_err(|e| classify(e, tenant, tenant))?;
@@ -349,10 +357,7 @@ where
     C: ConnectionTrait,
 {
     let script = MigrationScript::of::<M>().await?;
-    db.execute_unprepared(&script.provision_sql(tenant)?)
-        .await
-        .map_err(Error::tenant_db(tenant))?;
-    Ok(())
+    provision_owned_on(db, &script, tenant, "").await
 }
 
 /// Renames the schema `from` to `to` on `db`, under both tenants' locks. Fails with
@@ -438,10 +443,10 @@ fn classify(err: DbErr, from: &TenantName, to: &TenantName) -> Error {
             tenant: from.clone(),
         },
         Some(ROW_GONE) => Error::OwnerRowGone { tenant: to.clone() },
-        _ => Error::Tenant {
+        _ => crate::citus::classify(err, from, None, |source| Error::Tenant {
             tenant: from.clone(),
-            source: err,
-        },
+            source,
+        }),
     }
 }
 
