@@ -174,6 +174,27 @@ pub async fn tenant_node<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Res
         .map_err(Error::tenant_db(tenant))
 }
 
+/// Fills in each tenant's node in a `status` report, on Citus (two queries on the
+/// coordinator's metadata; one elsewhere). A failure to read them is a warning of the report.
+pub(crate) async fn add_nodes(db: &sea_orm::DatabaseConnection, report: &mut crate::Report) {
+    let nodes = match is_citus(db).await {
+        Ok(true) => tenant_nodes(db).await,
+        Ok(false) => return,
+        Err(e) => Err(e),
+    };
+    match nodes {
+        Ok(nodes) => {
+            let nodes: std::collections::HashMap<String, Node> = nodes.into_iter().collect();
+            for line in &mut report.tenants {
+                line.node = nodes.get(&line.tenant).cloned();
+            }
+        }
+        Err(e) => report
+            .warnings
+            .push(format!("the tenants' Citus nodes could not be read: {e}")),
+    }
+}
+
 /// How [`move_tenant`] copies a tenant's tables (Citus's `citus.shard_transfer_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransferMode {

@@ -203,6 +203,12 @@ async fn migrator_up_down_status_over_fifty_tenants() {
     let status = v3.status().await.expect("status");
     let status_time = started.elapsed();
     println!("no-op up over 50 tenants: {noop:?}; status: {status_time:?}");
+    // status shows each tenant's node, as the placement metadata says.
+    let placed: BTreeMap<String, Node> = citus::tenant_nodes(&c.db)
+        .await
+        .expect("nodes")
+        .into_iter()
+        .collect();
     for t in &status.tenants {
         let Outcome::Status(states) = &t.outcome else {
             panic!("{}: {}", t.tenant, t.outcome)
@@ -213,7 +219,13 @@ async fn migrator_up_down_status_over_fifty_tenants() {
             t.tenant,
             t.outcome
         );
+        assert_eq!(t.node.as_ref(), Some(&placed[&t.tenant]), "{}", t.tenant);
     }
+    let shown = status.to_string();
+    assert!(
+        shown.contains(&format!("[on {}]", placed["m_1"])),
+        "{shown}"
+    );
 
     // down one step everywhere, then up again.
     let report = v3.down(Some(1)).await.expect("down");
