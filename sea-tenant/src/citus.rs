@@ -340,7 +340,7 @@ pub(crate) fn classify(
             tenant: tenant.clone(),
             migration: migration.map(str::to_owned),
             table,
-            source: err,
+            source: Box::new(err),
         },
         None => otherwise(err),
     }

@@ -98,9 +98,9 @@ pub enum Error {
         migration: Option<String>,
         /// The referenced table, as Citus names it (without its schema).
         table: String,
-        /// What Citus said.
+        /// What Citus said (boxed: the variant would make every `Result` of the crate larger).
         #[source]
-        source: DbErr,
+        source: Box<DbErr>,
     },
 
     /// The tenant's version table lists a migration the migration set does not have.

@@ -127,6 +127,10 @@ const IF_CITUS: &str = "FROM pg_catalog.pg_extension WHERE extname = 'citus'";
 /// `create` (a `CREATE SCHEMA`) as the current [`Distribution`] says: wrapped in turning
 /// schema-based sharding on and back, refused without Citus, or left alone.
 fn distributed(create: &str) -> String {
+    distributed_as(create, crate::citus::distribution())
+}
+
+fn distributed_as(create: &str, distribution: Distribution) -> String {
     let on = format!(
         "SELECT set_config('sea_tenant.saved_sharding', \
          current_setting('citus.enable_schema_based_sharding'), true), \
@@ -136,7 +140,7 @@ fn distributed(create: &str) -> String {
         "SELECT set_config('citus.enable_schema_based_sharding', \
          current_setting('sea_tenant.saved_sharding'), true) {IF_CITUS}"
     );
-    match crate::citus::distribution() {
+    match distribution {
         Distribution::Never => create.to_owned(),
         Distribution::Detect => format!("{on}; {create}; {back}"),
         Distribution::Require => format!("{}; {on}; {create}; {back}", require_citus()),
@@ -358,6 +362,43 @@ mod tests {
             lock_tenant(&a),
             "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('sea_tenant:org_a', 0))"
         );
+    }
+
+    #[test]
+    fn a_created_schema_is_distributed_on_citus_only_for_that_statement() {
+        let create = r#"CREATE SCHEMA "org_7""#;
+        assert_eq!(distributed_as(create, Distribution::Never), create);
+        let detect = distributed_as(create, Distribution::Detect);
+        let parts: Vec<&str> = detect.split("; ").collect();
+        assert_eq!(parts.len(), 3, "{detect}");
+        // On, then the statement, then back; both only where the citus extension is.
+        assert!(parts[0].contains("set_config('citus.enable_schema_based_sharding', 'on', true)"));
+        assert_eq!(parts[1], create);
+        assert!(parts[2].contains("current_setting('sea_tenant.saved_sharding')"));
+        for part in [parts[0], parts[2]] {
+            assert!(part.ends_with(IF_CITUS), "{part}");
+        }
+        let require = distributed_as(create, Distribution::Require);
+        assert!(require.starts_with("DO $sea_tenant_chk$"), "{require}");
+        assert!(require.contains("ERRCODE = '0A000'"), "{require}");
+        assert!(require.ends_with(&detect), "{require}");
+    }
+
+    #[test]
+    fn the_state_check_compares_existence_and_sorted_versions() {
+        let t = name("org_7");
+        let check = require_tenant_state(
+            &t,
+            r#""org_7"."v""#,
+            true,
+            &["m1".to_owned(), "m2".to_owned()],
+        );
+        assert!(check.contains("IS DISTINCT FROM true"), "{check}");
+        assert!(check.contains("ARRAY['m1', 'm2']::text[]"), "{check}");
+        assert!(check.contains(r#"COLLATE "C""#), "{check}");
+        assert!(check.contains("ERRCODE = '40001'"), "{check}");
+        let empty = require_tenant_state(&t, r#""org_7"."v""#, false, &[]);
+        assert!(empty.contains("ARRAY[]::text[]"), "{empty}");
     }
 
     #[test]

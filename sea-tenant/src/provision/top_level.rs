@@ -190,3 +190,32 @@ fn citus_statement(statement: &str, migration: &str) -> Result<String> {
     let outer = dollar_tag(&call, migration)?;
     Ok(format!("DO {outer}BEGIN {call} END{outer}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::citus_statement;
+
+    #[test]
+    fn create_table_stays_top_level_and_the_rest_gets_a_block_of_its_own() {
+        let create = "CREATE TABLE \"post\" ( \"id\" serial )";
+        assert_eq!(citus_statement(create, "m1").expect("sql"), create);
+        assert_eq!(
+            citus_statement("create  table x (id int)", "m1").expect("sql"),
+            "create  table x (id int)"
+        );
+        let index = "CREATE INDEX \"i\" ON \"post\" (\"id\")";
+        assert_eq!(
+            citus_statement(index, "m1").expect("sql"),
+            format!(
+                "DO $sea_tenant_1$BEGIN EXECUTE $sea_tenant_0${index}$sea_tenant_0$; END$sea_tenant_1$"
+            )
+        );
+        // A statement holding the first tag gets other tags.
+        let tricky = "COMMENT ON TABLE t IS $sea_tenant_0$x$sea_tenant_0$";
+        let wrapped = citus_statement(tricky, "m1").expect("sql");
+        assert!(
+            wrapped.starts_with("DO $sea_tenant_2$BEGIN EXECUTE $sea_tenant_1$"),
+            "{wrapped}"
+        );
+    }
+}
