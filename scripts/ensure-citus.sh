@@ -94,7 +94,7 @@ st_citus_as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-st_citus_psql() { "$st_citus_bin/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres "$@"; }
+st_citus_psql() { PGOPTIONS="-c client_min_messages=warning" "$st_citus_bin/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres "$@"; }
 
 # st_citus_node NAME PORT: the node runs on PORT afterwards (created or started if need be).
 st_citus_node() {
