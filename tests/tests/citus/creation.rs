@@ -1,5 +1,6 @@
 //! Tenants created on Citus are distributed schemas, and scopes stay inside them.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, TransactionTrait};
@@ -13,7 +14,6 @@ use sea_tenant_tests::scope_support::{isolation_suite, tenant};
 use sea_tenant_tests::{pooled_search_paths, strings, versions};
 
 use super::{VERSION_TABLE, count, local_tables, names, per_node};
-use std::collections::BTreeMap;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Citus cluster: scripts/test-citus.sh"]
@@ -212,6 +212,23 @@ async fn migrator_up_down_status_over_fifty_tenants() {
         count(&c.db, "SELECT count(*) FROM pg_dist_schema").await,
         50
     );
+
+    // fresh drops and recreates a schema: distributed again, every table on a worker.
+    let report = v3
+        .clone()
+        .only(["m_1", "m_2"])
+        .fresh()
+        .await
+        .expect("fresh");
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        count(&c.db, "SELECT count(*) FROM pg_dist_schema").await,
+        50
+    );
+    for t in ["m_1", "m_2"] {
+        assert_eq!(local_tables(&c.db, t).await, Vec::<String>::new());
+        assert_eq!(versions(&c.db, t, VERSION_TABLE).await.len(), 3);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
