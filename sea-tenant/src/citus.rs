@@ -15,7 +15,7 @@
 //! - A shared table that tenant tables reference with a foreign key must be a Citus *reference
 //!   table* (copied to every node): `SELECT create_reference_table('public.user')` on the
 //!   coordinator, once, before the tenant migration that adds the key. Otherwise the tenant
-//!   fails with [`Error::NotReferenceTable`](crate::Error::NotReferenceTable), which names the
+//!   fails with [`Error::NotReferenceTable`], which names the
 //!   table and that fix.
 //! - Connect with `sslmode=disable` on a trusted network, or give the nodes proper
 //!   certificates: `CREATE EXTENSION citus` turns SSL on with a self-signed X.509 v1

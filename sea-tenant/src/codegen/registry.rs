@@ -94,7 +94,6 @@ impl Registry {
     /// refuses a tenant table's foreign key to a public table that is not one.
     ///
     /// ```
-    /// use sea_tenant::codegen::{Codegen, Registry, Target};
     /// # mod account {
     /// #     use sea_orm::entity::prelude::*;
     /// #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -116,7 +115,9 @@ impl Registry {
     /// #     }
     /// #     impl ActiveModelBehavior for ActiveModel {}
     /// # }
+    /// use sea_tenant::codegen::{Codegen, Registry, Target};
     ///
+    /// # fn main() -> Result<(), sea_tenant::codegen::Error> {
     /// let registry = Registry::new()
     ///     .global::<account::Entity>()
     ///     .tenant::<post::Entity>()
@@ -127,7 +128,8 @@ impl Registry {
     ///     codegen.pending()?[&Target::Public],
     ///     ["create table account", "make account a Citus reference table"]
     /// );
-    /// # Ok::<(), sea_tenant::codegen::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn citus(mut self, yes: bool) -> Self {
         self.citus = yes;
