@@ -227,8 +227,9 @@ impl TransferMode {
 /// replication ([`TransferMode::Auto`] when the tables have primary keys) writes wait only
 /// for the switch-over at the end: in the Citus test suite (`tests/tests/citus/faults.rs`) a
 /// scoped writer (one insert per transaction) and a scoped reader ran through a move without
-/// a single error, no row lost and no other tenant's row read. Long transactions open across
-/// the switch-over were not tested; treat an error there as retriable.
+/// a single error, no row lost and no other tenant's row read, and a transaction open on the
+/// tenant across the move committed: the switch-over waits for open transactions, so a long
+/// one delays the move's end rather than failing.
 ///
 /// ```no_run
 /// use sea_tenant::TenantName;

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, TransactionTrait};
 use sea_tenant::citus;
 use sea_tenant::{Outcome, TenantConnectionExt, TenantMigrator, provision};
 use sea_tenant_tests::citus::{CitusDb, StoppedNode, cluster_exclusive, cluster_shared};
@@ -102,15 +102,41 @@ async fn a_tenant_moves_while_a_scoped_reader_and_writer_run() {
             (reads, errors)
         })
     };
+    // A transaction open on the tenant across the move: begun before it, committed while the
+    // move runs. The move's switch-over waits for it; it is not broken.
+    let long = {
+        let (app, a) = (app.clone(), a.clone());
+        tokio::spawn(async move {
+            let txn = app.tenant(&a).begin().await?;
+            txn.execute_unprepared("INSERT INTO post (title) VALUES ('a-long-1')")
+                .await?;
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            txn.execute_unprepared("INSERT INTO post (title) VALUES ('a-long-2')")
+                .await?;
+            txn.commit().await?;
+            Ok::<_, sea_orm::DbErr>(Instant::now())
+        })
+    };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let started = Instant::now();
     citus::move_tenant(&c.db, &a, &to, citus::TransferMode::Auto)
         .await
         .expect("move");
     let moved_in = started.elapsed();
+    let long_committed = long
+        .await
+        .expect("long transaction task")
+        .expect("a transaction open across the move commits");
+    assert!(
+        long_committed <= started + moved_in,
+        "the move finished only after the open transaction committed"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let writes = writer.await.expect("writer");
+    let mut writes = writer.await.expect("writer");
+    writes
+        .committed
+        .extend(["a-long-1".to_owned(), "a-long-2".to_owned()]);
     let (reads, read_errors) = reader.await.expect("reader");
     println!(
         "moved live_a {from} -> {to} in {moved_in:?}: {} inserts committed, {} insert errors \
