@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use sea_tenant::citus;
 use sea_tenant::{Outcome, TenantConnectionExt, TenantMigrator, provision};
 use sea_tenant_tests::citus::{CitusDb, StoppedNode, cluster_exclusive, cluster_shared};
