@@ -5,6 +5,7 @@ use std::fmt;
 use sea_orm::sqlx::{self, postgres::PgDatabaseError};
 use sea_orm::{DbErr, RuntimeErr};
 
+use crate::name::{quote_ident, quote_literal};
 use crate::{NameError, TenantName};
 
 /// Everything that can go wrong in sea-tenant. Variants about one tenant carry its name,
@@ -77,6 +78,29 @@ pub enum Error {
         /// What the database said.
         #[source]
         source: DbErr,
+    },
+
+    /// On Citus: a tenant table's foreign key references a shared table that is not a Citus
+    /// reference table, so Citus refused it (tenant tables live on one worker, a plain shared
+    /// table on the coordinator). The tenant's transaction was rolled back.
+    #[error(
+        "tenant {tenant}: {}the shared table {table:?} referenced by a tenant table is not a \
+         Citus reference table; make it one on the coordinator, once: SELECT \
+         create_reference_table({}) (with its own schema if not public), then rerun ({})",
+        migration.as_ref().map(|m| format!("migration {m}: ")).unwrap_or_default(),
+        quote_literal(&format!("public.{}", quote_ident(table))),
+        DbError(.source)
+    )]
+    NotReferenceTable {
+        /// The tenant.
+        tenant: TenantName,
+        /// The migration that adds the foreign key, when known.
+        migration: Option<String>,
+        /// The referenced table, as Citus names it (without its schema).
+        table: String,
+        /// What Citus said (boxed: the variant would make every `Result` of the crate larger).
+        #[source]
+        source: Box<DbErr>,
     },
 
     /// The tenant's version table lists a migration the migration set does not have.
@@ -221,6 +245,7 @@ impl Error {
             | Error::SchemaExists { tenant }
             | Error::OwnerRowGone { tenant }
             | Error::Migration { tenant, .. }
+            | Error::NotReferenceTable { tenant, .. }
             | Error::UnknownMigration { tenant, .. }
             | Error::Tenant { tenant, .. }
             | Error::LockTimeout { tenant, .. }

@@ -77,6 +77,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+pub mod citus;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "codegen")]

@@ -324,7 +324,11 @@ impl TenantMigrator {
             bad_rows,
             warnings,
         };
-        Ok(self.run_fleet(operation, listing).await)
+        let mut report = self.run_fleet(operation, listing).await;
+        if operation == Operation::Status {
+            crate::citus::add_nodes(&self.db, &mut report).await;
+        }
+        Ok(report)
     }
 
     /// The version table's name goes into SQL (also inside a `DO` body): it must pass the

@@ -74,6 +74,7 @@ mod live;
 mod plan;
 mod recorder;
 mod script;
+mod top_level;
 
 pub use script::MigrationScript;
 
@@ -165,6 +166,14 @@ async fn provision_with<C: ConnectionTrait>(
     creation: Creation<'_>,
 ) -> Result<()> {
     match plan {
+        Plan::Script(script) if crate::citus::is_citus(db).await? => {
+            tracing::debug!(%tenant, set = set.name(), how = "citus", "provisioning a tenant");
+            let guard = match creation {
+                Creation::New => tenant_sql::refuse_existing_schema(tenant),
+                Creation::Ensure { guard } => guard.to_owned(),
+            };
+            top_level::provision(db, &script, tenant, &guard).await?;
+        }
         Plan::Script(script) => {
             tracing::debug!(%tenant, set = set.name(), how = "script", "provisioning a tenant");
             db.execute_unprepared(&script.sql_for(tenant, creation)?)
@@ -318,10 +327,10 @@ fn classify(err: DbErr, from: &TenantName, to: &TenantName) -> Error {
             tenant: from.clone(),
         },
         Some(ROW_GONE) => Error::OwnerRowGone { tenant: to.clone() },
-        _ => Error::Tenant {
+        _ => crate::citus::classify(err, from, None, |source| Error::Tenant {
             tenant: from.clone(),
-            source: err,
-        },
+            source,
+        }),
     }
 }
 

@@ -28,6 +28,7 @@
 
 use sea_orm::DbErr;
 
+use crate::citus::Distribution;
 use crate::migrator::version_table::VersionTable;
 use crate::name::{quote_ident, quote_literal};
 use crate::{DEFAULT_VERSION_TABLE, TenantName};
@@ -108,7 +109,141 @@ pub(crate) fn create_schema_if_missing(tenant: &TenantName) -> String {
 }
 
 fn create(tenant: &TenantName, condition: &str) -> String {
-    format!("CREATE SCHEMA {condition}{}", tenant.quoted())
+    distributed(&format!("CREATE SCHEMA {condition}{}", tenant.quoted()))
+}
+
+// # Citus
+//
+// On a Citus coordinator a tenant schema is created as a *distributed schema* (schema-based
+// sharding): its tables become single-shard tables placed together on one worker. Citus does
+// that for a `CREATE SCHEMA` run while `citus.enable_schema_based_sharding` is on, so every
+// creation above turns it on for that one statement and then puts back the caller's value
+// (both transaction-local). Whether the database is a Citus one is asked in the same
+// statements (the `citus` row of `pg_extension`), so no round trip and no cache is needed,
+// and a database that gets Citus later is seen at once. See `crate::citus`.
+
+/// The rows these statements run for: one on a Citus database, none elsewhere.
+const IF_CITUS: &str = "FROM pg_catalog.pg_extension WHERE extname = 'citus'";
+
+/// `create` (a `CREATE SCHEMA`) as the current [`Distribution`] says: wrapped in turning
+/// schema-based sharding on and back, refused without Citus, or left alone.
+fn distributed(create: &str) -> String {
+    distributed_as(create, crate::citus::distribution())
+}
+
+fn distributed_as(create: &str, distribution: Distribution) -> String {
+    let on = format!(
+        "SELECT set_config('sea_tenant.saved_sharding', \
+         current_setting('citus.enable_schema_based_sharding'), true), \
+         set_config('citus.enable_schema_based_sharding', 'on', true) {IF_CITUS}"
+    );
+    let back = format!(
+        "SELECT set_config('citus.enable_schema_based_sharding', \
+         current_setting('sea_tenant.saved_sharding'), true) {IF_CITUS}"
+    );
+    match distribution {
+        Distribution::Never => create.to_owned(),
+        Distribution::Detect => format!("{on}; {create}; {back}"),
+        Distribution::Require => format!("{}; {on}; {create}; {back}", require_citus()),
+    }
+}
+
+/// A `DO` block raising [`NO_CITUS`] unless the database has the `citus` extension.
+pub(crate) fn require_citus() -> String {
+    raise_if(
+        &format!("NOT EXISTS (SELECT 1 {IF_CITUS})"),
+        NO_CITUS,
+        "sea-tenant requires Citus (sea_tenant::citus::Distribution::Require) but the citus \
+         extension is not in this database: CREATE EXTENSION citus, or use Distribution::Detect",
+    )
+}
+
+/// Whether the database has the `citus` extension.
+pub(crate) const IS_CITUS: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')";
+
+/// The worker each distributed tenant schema is placed on, as `(tenant, host, port)`, read
+/// from the coordinator's metadata alone (no worker is contacted, so it answers with a worker
+/// down): `pg_dist_schema` gives the schema's colocation group, the placement of any shard of
+/// that group gives the node. `only`: an SQL expression for one schema name, or `None` for all.
+pub(crate) fn tenant_nodes(only: Option<&str>) -> String {
+    let filter = only
+        .map(|name| format!(" WHERE n.nspname = {name}"))
+        .unwrap_or_default();
+    format!(
+        "SELECT n.nspname::text AS tenant, node.nodename::text AS host, node.nodeport AS port \
+         FROM pg_dist_schema s \
+         JOIN pg_catalog.pg_namespace n ON n.oid = s.schemaid \
+         JOIN LATERAL (SELECT sh.shardid FROM pg_dist_partition p \
+                       JOIN pg_dist_shard sh ON sh.logicalrelid = p.logicalrelid \
+                       WHERE p.colocationid = s.colocationid LIMIT 1) shard ON true \
+         JOIN pg_dist_placement pl ON pl.shardid = shard.shardid \
+         JOIN pg_dist_node node ON node.groupid = pl.groupid AND node.noderole = 'primary'\
+         {filter} ORDER BY 1"
+    )
+}
+
+/// The nodes that hold (or may hold) tenant schemas: active primaries that should have
+/// shards, as `(host, port)`.
+pub(crate) const WORKER_NODES: &str = "SELECT nodename::text AS host, nodeport AS port \
+     FROM pg_dist_node WHERE isactive AND noderole = 'primary' AND shouldhaveshards \
+     ORDER BY nodename, nodeport";
+
+/// Moves the schema named by `$1` (its oid looked up by name, so nothing is parsed from
+/// text) with all its tables to the node `$2`:`$3`, with transfer mode `$4`.
+pub(crate) const MOVE_SCHEMA: &str = "SELECT citus_schema_move(\
+     (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)::regnamespace, \
+     $2, $3, $4::citus.shard_transfer_mode)";
+
+/// Starts Citus's background rebalancer (which moves distributed schemas whole) and waits for
+/// it; the job's id, or NULL when nothing needed to move.
+pub(crate) const REBALANCE: &str = "SELECT citus_rebalance_start()";
+/// Waits for the running rebalance to finish.
+pub(crate) const REBALANCE_WAIT: &str = "SELECT citus_rebalance_wait()";
+
+/// Whether the schema and the version table exist, as the first and second column, for the
+/// provisioning path that cannot use `DO` blocks (see `provision/citus.rs`).
+pub(crate) fn tenant_state(tenant: &TenantName, version_table: &str) -> String {
+    format!(
+        "SELECT {}, pg_catalog.to_regclass({}) IS NOT NULL",
+        schema_exists(&tenant.literal()),
+        quote_literal(version_table)
+    )
+}
+
+/// A `DO` block raising [`TENANT_CHANGED`] unless the schema's existence and the versions its
+/// version table (`version_table`, qualified) records are still `exists` and `applied`
+/// (sorted bytewise). Run under the tenant's lock, it makes a plan read earlier safe to run.
+pub(crate) fn require_tenant_state(
+    tenant: &TenantName,
+    version_table: &str,
+    exists: bool,
+    applied: &[String],
+) -> String {
+    let expected = applied
+        .iter()
+        .map(|v| quote_literal(v))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let read = quote_literal(&format!(
+        "SELECT coalesce(array_agg(version::text ORDER BY version COLLATE \"C\"), '{{}}') FROM {version_table}"
+    ));
+    let condition = format!(
+        "{exists_now} IS DISTINCT FROM {exists} OR sea_tenant_applied IS DISTINCT FROM \
+         ARRAY[{expected}]::text[]",
+        exists_now = schema_exists(&tenant.literal()),
+    );
+    format!(
+        "DO $sea_tenant_chk$ DECLARE sea_tenant_applied text[] := '{{}}'; BEGIN \
+         IF pg_catalog.to_regclass({table}) IS NOT NULL THEN EXECUTE {read} INTO sea_tenant_applied; END IF; \
+         IF {condition} THEN RAISE EXCEPTION USING ERRCODE = '{TENANT_CHANGED}', MESSAGE = {message}; \
+         END IF; END $sea_tenant_chk$",
+        table = quote_literal(version_table),
+        message = quote_literal(&format!(
+            "tenant {} changed while being provisioned",
+            tenant.as_str()
+        )),
+    )
 }
 
 pub(crate) fn rename_schema(from: &TenantName, to: &TenantName) -> String {
@@ -225,6 +360,11 @@ pub(crate) const MISSING_SCHEMA: &str = "3F000";
 pub(crate) const ROW_CHANGED: &str = "40001";
 /// SQLSTATE `no_data_found`: an owner row is gone.
 pub(crate) const ROW_GONE: &str = "P0002";
+/// SQLSTATE `serialization_failure`, raised by [`require_tenant_state`]: another caller
+/// provisioned the tenant between reading its state and acting on it; read it again.
+pub(crate) const TENANT_CHANGED: &str = "40001";
+/// SQLSTATE `feature_not_supported`: [`require_citus`] found no Citus.
+pub(crate) const NO_CITUS: &str = "0A000";
 
 /// The SQLSTATE of a database error, if it is one.
 pub(crate) fn sqlstate(err: &DbErr) -> Option<String> {
@@ -274,9 +414,46 @@ mod tests {
     }
 
     #[test]
+    fn a_created_schema_is_distributed_on_citus_only_for_that_statement() {
+        let create = r#"CREATE SCHEMA "org_7""#;
+        assert_eq!(distributed_as(create, Distribution::Never), create);
+        let detect = distributed_as(create, Distribution::Detect);
+        let parts: Vec<&str> = detect.split("; ").collect();
+        assert_eq!(parts.len(), 3, "{detect}");
+        // On, then the statement, then back; both only where the citus extension is.
+        assert!(parts[0].contains("set_config('citus.enable_schema_based_sharding', 'on', true)"));
+        assert_eq!(parts[1], create);
+        assert!(parts[2].contains("current_setting('sea_tenant.saved_sharding')"));
+        for part in [parts[0], parts[2]] {
+            assert!(part.ends_with(IF_CITUS), "{part}");
+        }
+        let require = distributed_as(create, Distribution::Require);
+        assert!(require.starts_with("DO $sea_tenant_chk$"), "{require}");
+        assert!(require.contains("ERRCODE = '0A000'"), "{require}");
+        assert!(require.ends_with(&detect), "{require}");
+    }
+
+    #[test]
+    fn the_state_check_compares_existence_and_sorted_versions() {
+        let t = name("org_7");
+        let check = require_tenant_state(
+            &t,
+            r#""org_7"."v""#,
+            true,
+            &["m1".to_owned(), "m2".to_owned()],
+        );
+        assert!(check.contains("IS DISTINCT FROM true"), "{check}");
+        assert!(check.contains("ARRAY['m1', 'm2']::text[]"), "{check}");
+        assert!(check.contains(r#"COLLATE "C""#), "{check}");
+        assert!(check.contains("ERRCODE = '40001'"), "{check}");
+        let empty = require_tenant_state(&t, r#""org_7"."v""#, false, &[]);
+        assert!(empty.contains("ARRAY[]::text[]"), "{empty}");
+    }
+
+    #[test]
     fn schema_statements_quote_the_name() {
         let t = name("org_7");
-        assert!(create_schema(&t).ends_with(r#" "org_7""#));
+        assert!(create_schema(&t).contains(r#"; CREATE SCHEMA "org_7"; "#));
         assert_eq!(
             create_schema_if_missing(&t).replace("IF NOT EXISTS ", ""),
             create_schema(&t)

@@ -5,6 +5,7 @@
 //! dropped (also when the test panics), so tests run in parallel and can be rerun.
 
 pub mod adversary;
+pub mod citus;
 pub mod cluster;
 pub mod events;
 pub mod fixtures;
@@ -38,6 +39,21 @@ pub fn url_with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// A database name starting with `st_{label}`, unique across processes and calls.
+fn unique_name(label: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "st_{}_{}_{}_{}",
+        label.to_ascii_lowercase(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos % 100_000
+    )
+}
+
 /// A database created for one test and dropped afterwards.
 pub struct TestDb {
     /// The database's name.
@@ -58,17 +74,7 @@ impl TestDb {
 
     /// Like [`TestDb::new`], with a pool of `max_connections`.
     pub async fn with_pool_size(label: &str, max_connections: u32) -> TestDb {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!(
-            "st_{}_{}_{}_{}",
-            label.to_ascii_lowercase(),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            nanos % 100_000
-        );
+        let name = unique_name(label);
         let admin = connect(&server_url(), 1).await;
         admin
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))

@@ -78,6 +78,11 @@ pub(crate) enum Op {
         /// The foreign key as it was.
         fk: ForeignKey,
     },
+    /// On Citus, make a public table a reference table (`create_reference_table`).
+    MakeReference(Table),
+    /// On Citus, turn a reference table back into a table of the coordinator
+    /// (`undistribute_table`).
+    UndoReference(Table),
 }
 
 impl Op {
@@ -113,6 +118,8 @@ impl Op {
             Op::DropUnique { table, unique } => Op::AddUnique { table, unique },
             Op::AddForeignKey { table, fk } => Op::DropForeignKey { table, fk },
             Op::DropForeignKey { table, fk } => Op::AddForeignKey { table, fk },
+            Op::MakeReference(t) => Op::UndoReference(t),
+            Op::UndoReference(t) => Op::MakeReference(t),
         })
     }
 
@@ -120,13 +127,16 @@ impl Op {
     /// references something not yet created or already dropped.
     fn phase(&self) -> u8 {
         match self {
+            Op::UndoReference(_) => 0,
             Op::DropForeignKey { .. } => 0,
             Op::DropIndex { .. } | Op::DropUnique { .. } => 1,
             Op::DropTable(_) => 2,
             Op::CreateTable(_) => 3,
             Op::AddColumn { .. } | Op::AlterColumn { .. } | Op::DropColumn { .. } => 4,
             Op::AddUnique { .. } | Op::AddIndex { .. } => 5,
-            Op::AddForeignKey { .. } => 6,
+            // Before foreign keys are added between two tables that become reference tables.
+            Op::MakeReference(_) => 6,
+            Op::AddForeignKey { .. } => 7,
         }
     }
 }
@@ -172,6 +182,8 @@ impl std::fmt::Display for Op {
             Op::DropForeignKey { table, fk } => {
                 write!(f, "drop foreign key {} on {}", fk.name, table.name)
             }
+            Op::MakeReference(t) => write!(f, "make {} a Citus reference table", t.name),
+            Op::UndoReference(t) => write!(f, "make {} a plain table again (Citus)", t.name),
         }
     }
 }
@@ -195,8 +207,18 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Result<Vec<Op>> {
                     &[],
                     &table.foreign_keys,
                 );
+                if table.reference {
+                    ops.push(Op::MakeReference(table.clone()));
+                }
             }
-            Some(before) => diff_table(&mut ops, before, table)?,
+            Some(before) => {
+                diff_table(&mut ops, before, table)?;
+                match (before.reference, table.reference) {
+                    (false, true) => ops.push(Op::MakeReference(table.clone())),
+                    (true, false) => ops.push(Op::UndoReference(table.clone())),
+                    _ => {}
+                }
+            }
         }
     }
     for (name, table) in &old.tables {
@@ -211,7 +233,52 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Result<Vec<Op>> {
         }
     }
     ops.sort_by_key(Op::phase);
+    order_references(&mut ops);
     Ok(ops)
+}
+
+/// Among the `MakeReference` operations (adjacent after sorting by phase), a table another
+/// one references comes first: Citus makes a table with foreign keys a reference table only
+/// when the tables it references are ones already.
+fn order_references(ops: &mut [Op]) {
+    let Some(start) = ops.iter().position(|o| matches!(o, Op::MakeReference(_))) else {
+        return;
+    };
+    let end = start
+        + ops[start..]
+            .iter()
+            .take_while(|o| matches!(o, Op::MakeReference(_)))
+            .count();
+    let group = &mut ops[start..end];
+    // Depth: the longest chain of foreign keys to other tables of the group (cycles are cut
+    // by the bound).
+    let names: Vec<String> = group
+        .iter()
+        .filter_map(|o| match o {
+            Op::MakeReference(t) => Some(t.name.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut depth: BTreeMap<String, usize> = names.iter().map(|n| (n.clone(), 0)).collect();
+    for _ in 0..names.len() {
+        for op in group.iter() {
+            if let Op::MakeReference(t) = op {
+                let deepest = t
+                    .foreign_keys
+                    .iter()
+                    .filter(|fk| fk.ref_table != t.name)
+                    .filter_map(|fk| depth.get(&fk.ref_table).map(|d| d + 1))
+                    .max()
+                    .unwrap_or(0)
+                    .min(names.len());
+                depth.insert(t.name.clone(), deepest);
+            }
+        }
+    }
+    group.sort_by_key(|o| match o {
+        Op::MakeReference(t) => depth.get(&t.name).copied().unwrap_or(0),
+        _ => 0,
+    });
 }
 
 fn diff_table(ops: &mut Vec<Op>, old: &Table, new: &Table) -> Result<()> {

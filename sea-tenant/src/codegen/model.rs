@@ -157,6 +157,10 @@ pub(crate) struct Table {
     /// Foreign keys, sorted by name.
     #[serde(default)]
     pub foreign_keys: Vec<ForeignKey>,
+    /// On Citus ([`Registry::citus`](super::Registry::citus)): a public table that tenant
+    /// tables reference, made a Citus reference table (copied to every node).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
 }
 
 impl Table {

@@ -46,6 +46,7 @@ use super::model::{
 pub struct Registry {
     entries: Vec<Entry>,
     errors: Vec<String>,
+    citus: bool,
 }
 
 struct Entry {
@@ -84,6 +85,55 @@ impl Registry {
         self.add::<E>(Placement::AttributeTenant {
             column: column.to_owned(),
         })
+    }
+
+    /// Targets a Citus cluster (schema-based sharding, see [`crate::citus`]): every public
+    /// table that a tenant table references with a foreign key, and every public table those
+    /// reference in turn, is made a Citus reference table in the public migration that creates
+    /// it (or, for an existing table, in the next one), with `create_reference_table`. Citus
+    /// refuses a tenant table's foreign key to a public table that is not one.
+    ///
+    /// ```
+    /// # mod account {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    /// #     #[sea_orm(schema_name = "public", table_name = "account")]
+    /// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// # mod post {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    /// #     #[sea_orm(table_name = "post")]
+    /// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub account_id: i32 }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {
+    /// #         #[sea_orm(belongs_to = "super::account::Entity", from = "Column::AccountId", to = "super::account::Column::Id")]
+    /// #         Account,
+    /// #     }
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// use sea_tenant::codegen::{Codegen, Registry, Target};
+    ///
+    /// # fn main() -> Result<(), sea_tenant::codegen::Error> {
+    /// let registry = Registry::new()
+    ///     .global::<account::Entity>()
+    ///     .tenant::<post::Entity>()
+    ///     .citus(true);
+    /// let scratch = std::env::temp_dir().join("sea_tenant_registry_citus_doc");
+    /// let codegen = Codegen::new(registry, scratch.join("migration"), scratch.join("tenant_migration"));
+    /// assert_eq!(
+    ///     codegen.pending()?[&Target::Public],
+    ///     ["create table account", "make account a Citus reference table"]
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn citus(mut self, yes: bool) -> Self {
+        self.citus = yes;
+        self
     }
 
     fn add<E: EntityTrait>(mut self, placement: Placement) -> Self {
@@ -141,6 +191,9 @@ impl Registry {
                 table.uniques.push(unique);
             }
         }
+        if self.citus {
+            mark_reference_tables(&mut tables);
+        }
         let mut out: BTreeMap<Target, Snapshot> = BTreeMap::new();
         out.entry(Target::Public).or_default();
         out.entry(Target::Tenant).or_default();
@@ -154,6 +207,28 @@ impl Registry {
                 .insert(name, table);
         }
         Ok(out)
+    }
+}
+
+/// Marks the public tables tenant tables reference, and those they reference in turn (a
+/// reference table's foreign keys may only point at reference tables), as reference tables.
+fn mark_reference_tables(tables: &mut BTreeMap<String, Table>) {
+    let mut pending: Vec<String> = tables
+        .values()
+        .filter(|t| t.placement == Placement::Tenant)
+        .flat_map(|t| &t.foreign_keys)
+        .filter(|fk| fk.ref_schema.is_some())
+        .map(|fk| fk.ref_table.clone())
+        .collect();
+    while let Some(name) = pending.pop() {
+        let Some(table) = tables.get_mut(&name) else {
+            continue;
+        };
+        if table.placement == Placement::Tenant || table.reference {
+            continue;
+        }
+        table.reference = true;
+        pending.extend(table.foreign_keys.iter().map(|fk| fk.ref_table.clone()));
     }
 }
 
@@ -322,6 +397,7 @@ fn describe<E: EntityTrait>(placement: Placement) -> std::result::Result<Entry, 
                 .map(|(name, columns)| Key { name, columns })
                 .collect(),
             foreign_keys: Vec::new(),
+            reference: false,
         },
         relations,
     })

@@ -246,6 +246,8 @@ fn key_list(key: &Key) -> String {
 /// One `up` statement, ending in `.await?;`.
 fn statement(op: &Op) -> String {
     match op {
+        Op::MakeReference(t) => citus_call("create_reference_table", &t.name),
+        Op::UndoReference(t) => citus_call("undistribute_table", &t.name),
         Op::CreateTable(t) => {
             let single = t.primary_key.len() == 1;
             let mut s = format!(
@@ -362,4 +364,14 @@ fn statement(op: &Op) -> String {
             table_ref(table)
         ),
     }
+}
+
+/// `SELECT function('public."table"')` on the migration's connection: Citus's own functions,
+/// which sea-query has no builder for.
+fn citus_call(function: &str, table: &str) -> String {
+    let relation = format!("public.{}", ident(table));
+    exec(&format!(
+        "SELECT {function}('{}')",
+        relation.replace('\'', "''")
+    ))
 }

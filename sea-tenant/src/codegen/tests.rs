@@ -336,3 +336,108 @@ fn generate_takes_a_migration_name_or_one_mode() {
     assert_eq!(run(&["--auto", "x"]), 0);
     assert!(!root.exists());
 }
+
+#[test]
+fn on_citus_the_public_tables_tenants_reference_become_reference_tables() {
+    // account is referenced by the tenant table doc; with citus on it is created and made a
+    // reference table in the same public migration, after its keys.
+    let plain = Registry::new()
+        .global::<plain_account::Entity>()
+        .tenant::<doc::Entity>();
+    let citus = Registry::new()
+        .global::<plain_account::Entity>()
+        .tenant::<doc::Entity>()
+        .citus(true);
+    let public = |r: &Registry| r.snapshots().expect("snapshots")[&Target::Public].clone();
+    let (before, after) = (public(&plain), public(&citus));
+    assert!(!before.tables["account"].reference);
+    assert!(after.tables["account"].reference);
+    let ops = diff::diff(&Snapshot::default(), &after).expect("diff");
+    let lines: Vec<String> = ops.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "create table account",
+            "add unique account_email_key on account",
+            "make account a Citus reference table"
+        ]
+    );
+    let source = render::render(Target::Public, &ops);
+    assert!(
+        source.contains(r#"SELECT create_reference_table('public."account"')"#),
+        "{source}"
+    );
+    // Its down undoes it first.
+    let down = &source[source.find("async fn down").expect("down")..];
+    assert!(
+        down.find("undistribute_table").expect("undo") < down.find("drop_table").expect("drop"),
+        "{down}"
+    );
+    // An existing plain table gets only the call; without citus the snapshot is unchanged.
+    let ops = diff::diff(&before, &after).expect("diff");
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].to_string(), "make account a Citus reference table");
+    assert!(
+        diff::diff(&before, &public(&plain))
+            .expect("diff")
+            .is_empty()
+    );
+    let json = serde_json::to_string(&before).expect("json");
+    assert!(!json.contains("reference"), "{json}");
+}
+
+#[test]
+fn reference_tables_are_made_in_dependency_order() {
+    fn table(name: &str, refs: &[&str]) -> Table {
+        Table {
+            name: name.to_owned(),
+            placement: model::Placement::Global,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            indexes: Vec::new(),
+            uniques: Vec::new(),
+            foreign_keys: refs
+                .iter()
+                .map(|r| model::ForeignKey {
+                    name: format!("{name}_{r}_fkey"),
+                    columns: vec![format!("{r}_id")],
+                    ref_schema: Some("public".to_owned()),
+                    ref_table: (*r).to_owned(),
+                    ref_columns: vec!["id".to_owned()],
+                    on_delete: None,
+                    on_update: None,
+                })
+                .collect(),
+            reference: true,
+        }
+    }
+    // a -> b -> c: c first, then b, then a, whatever the names' order.
+    let mut snapshot = Snapshot::default();
+    for t in [table("a", &["b"]), table("b", &["c"]), table("c", &[])] {
+        snapshot.tables.insert(t.name.clone(), t);
+    }
+    let ops = diff::diff(&Snapshot::default(), &snapshot).expect("diff");
+    let made: Vec<String> = ops
+        .iter()
+        .filter(|o| matches!(o, diff::Op::MakeReference(_)))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        made,
+        [
+            "make c a Citus reference table",
+            "make b a Citus reference table",
+            "make a a Citus reference table"
+        ]
+    );
+    // Foreign keys come after all of them.
+    let first_fk = ops
+        .iter()
+        .position(|o| matches!(o, diff::Op::AddForeignKey { .. }))
+        .expect("fk");
+    let last_ref = ops
+        .iter()
+        .rposition(|o| matches!(o, diff::Op::MakeReference(_)))
+        .expect("ref");
+    assert!(last_ref < first_fk);
+}

@@ -63,6 +63,9 @@ pub(super) fn is_connection_db_err(error: &DbErr) -> bool {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed,
         ) => true,
+        // A Citus coordinator's word about a worker it could not reach is a tenant's failure,
+        // not a broken connection to the server: it must not trip the circuit breaker.
+        Some(e) if crate::citus::is_worker_unreachable(e) => false,
         Some(e) => sqlstate_of(e).is_some_and(|code| {
             code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&code.as_str())
         }),

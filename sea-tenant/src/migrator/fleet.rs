@@ -95,6 +95,7 @@ impl TenantMigrator {
                 .map(|tenant| TenantReport {
                     tenant,
                     outcome: Outcome::Skipped,
+                    node: None,
                 })
                 .collect(),
             warnings,
@@ -122,7 +123,11 @@ impl TenantMigrator {
             };
             let outcome = Outcome::failed(error);
             self.report_progress(&tenant, &outcome);
-            report.tenants.push(TenantReport { tenant, outcome });
+            report.tenants.push(TenantReport {
+                tenant,
+                outcome,
+                node: None,
+            });
         }
 
         // The catalog answers for every tenant at once, on the application's pool (it opens

@@ -209,6 +209,9 @@ pub struct TenantReport {
     pub tenant: String,
     /// What happened.
     pub outcome: Outcome,
+    /// On Citus, for `status`: the worker node holding the tenant's schema (read from the
+    /// coordinator's metadata; see [`citus`](crate::citus)). `None` elsewhere.
+    pub node: Option<crate::citus::Node>,
 }
 
 /// The result of a run over many tenants, in the order `all_tenants` listed them.
@@ -315,12 +318,16 @@ impl fmt::Display for Report {
             .max(6);
         writeln!(f, "{:<width$}  result", "tenant")?;
         for t in &self.tenants {
-            writeln!(
+            write!(
                 f,
                 "{:<width$}  {}",
                 t.tenant.escape_debug().to_string(),
                 t.outcome
             )?;
+            match &t.node {
+                Some(node) => writeln!(f, " [on {node}]")?,
+                None => writeln!(f)?,
+            }
         }
         for warning in &self.warnings {
             writeln!(f, "warning: {warning}")?;
@@ -342,6 +349,7 @@ mod tests {
                 .map(|(i, outcome)| TenantReport {
                     tenant: format!("t_{i}"),
                     outcome,
+                    node: None,
                 })
                 .collect(),
             warnings: Vec::new(),

@@ -36,7 +36,7 @@ use super::lock::{blockers, is_lock_timeout, lock_timeout_sql, retry_pause};
 use super::report::{MigrationState, Operation, Outcome};
 use super::version_table::VersionTable;
 use super::{NamedMigration, TenantMigrator};
-use crate::{Error, Result, TenantName, tenant_sql};
+use crate::{Error, Result, TenantName, citus, tenant_sql};
 
 /// Which way a migration runs.
 #[derive(Debug, Clone, Copy)]
@@ -411,11 +411,13 @@ impl<'a> TenantTransactions<'a> {
         drop(manager);
         if let Err(source) = result {
             txn.rollback().await.ok();
-            return Err(Error::Migration {
-                tenant: self.tenant.clone(),
-                migration: name.to_owned(),
-                source,
-            });
+            return Err(citus::classify(source, self.tenant, Some(name), |source| {
+                Error::Migration {
+                    tenant: self.tenant.clone(),
+                    migration: name.to_owned(),
+                    source,
+                }
+            }));
         }
         self.commit(txn, durable).await?;
         debug!(tenant = %self.tenant, migration = %name, ?direction, "done");
