@@ -88,6 +88,8 @@ pub mod provision;
 pub mod scope;
 mod tenant_sql;
 pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{ConnectError, DbError, Error, Result};
 pub use migrator::{

@@ -137,6 +137,23 @@ pub(crate) fn drop_schema(tenant: &TenantName) -> String {
     format!("DROP SCHEMA IF EXISTS {} CASCADE", tenant.quoted())
 }
 
+/// Ends every other session that holds a lock on a relation of the schema `tenant` (for the
+/// `testing` feature's temporary tenants, whose drop must not wait on the test's own pool).
+#[cfg(feature = "testing")]
+pub(crate) fn end_sessions_using(tenant: &TenantName) -> String {
+    format!(
+        "SELECT pg_catalog.pg_terminate_backend(l.pid) FROM pg_catalog.pg_locks l \
+         JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = {} AND l.pid <> pg_catalog.pg_backend_pid()",
+        tenant.literal()
+    )
+}
+
+/// SQLSTATE `lock_not_available`: a lock wait ran into `lock_timeout`.
+#[cfg(feature = "testing")]
+pub(crate) const LOCK_NOT_AVAILABLE: &str = "55P03";
+
 /// `EXISTS (…)`: whether a schema named `name` (an SQL expression: a literal, a parameter)
 /// exists.
 pub(crate) fn schema_exists(name: &str) -> String {
