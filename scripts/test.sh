@@ -10,7 +10,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo build -q -p sea-tenant --no-default-features
-for feature in axum codegen cli; do
+for feature in axum codegen cli testing; do
   cargo build -q -p sea-tenant --no-default-features --features "$feature"
 done
 # An app with sea-orm's sqlx-sqlite and sqlx-postgres next to sea-tenant must build.

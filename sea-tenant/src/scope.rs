@@ -17,6 +17,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Inside a transaction of the caller's own (an owner row and its tenant's first rows,
+//! committed together), `txn.tenant(&name)` opens a [`TransactionScope`] instead: same rules,
+//! the path set and put back around each of its statements.
+//!
 //! # How names resolve
 //!
 //! Every statement runs inside a transaction of the scope's own whose `search_path` was set with
@@ -71,6 +75,7 @@
 
 mod conn;
 mod error;
+mod in_transaction;
 mod inline;
 mod screen;
 mod sql;
@@ -83,20 +88,27 @@ use std::sync::Arc;
 
 use sea_orm::sqlx::PgPool;
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr,
-    ExecResult, IsolationLevel, QueryResult, Statement, StreamTrait, TransactionError,
-    TransactionOptions, TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DatabaseTransaction,
+    DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult, Statement, StreamTrait,
+    TransactionError, TransactionOptions, TransactionTrait,
 };
 
 use crate::{TenantName, tenant_sql};
 use conn::ScopedConn;
 pub use error::ScopeError;
+pub use in_transaction::TransactionScope;
 use sql::ScopeSql;
 pub use stream::TenantStream;
 pub use transaction::TenantTransaction;
 
-/// Opens tenant scopes on a [`DatabaseConnection`].
+/// Opens tenant scopes: [`TenantScope`]s on a [`DatabaseConnection`] (a pool), and
+/// [`TransactionScope`]s inside a caller's [`DatabaseTransaction`].
 pub trait TenantConnectionExt {
+    /// The scope this connection opens.
+    type Scope<'a>
+    where
+        Self: 'a;
+
     /// A scope in `tenant`'s schema. Cheap (no I/O): make one per request or per unit of work.
     ///
     /// ```no_run
@@ -109,12 +121,22 @@ pub trait TenantConnectionExt {
     /// println!("{} rows deleted in {}", rows.rows_affected(), t.tenant());
     /// # Ok(()) }
     /// ```
-    fn tenant(&self, tenant: &TenantName) -> TenantScope;
+    fn tenant<'a>(&'a self, tenant: &TenantName) -> Self::Scope<'a>;
 }
 
 impl TenantConnectionExt for DatabaseConnection {
+    type Scope<'a> = TenantScope;
+
     fn tenant(&self, tenant: &TenantName) -> TenantScope {
         TenantScope::new(self, tenant)
+    }
+}
+
+impl TenantConnectionExt for DatabaseTransaction {
+    type Scope<'a> = TransactionScope<'a>;
+
+    fn tenant<'a>(&'a self, tenant: &TenantName) -> TransactionScope<'a> {
+        TransactionScope::new(self, tenant)
     }
 }
 

@@ -66,8 +66,26 @@ pub(crate) fn scope_search_path(tenant: &TenantName, shared: &[String]) -> Strin
 /// that no temporary table can shadow a tenant table. (A utility statement: cheaper for the
 /// server than `SELECT set_config(…)`, which is planned and executed.)
 pub(crate) fn set_local_search_path(search_path: &str) -> String {
-    format!("SET LOCAL search_path TO {search_path}, pg_temp")
+    format!("SET LOCAL search_path TO {}", with_pg_temp(search_path))
 }
+
+/// A scope's search path as the value of the setting: `pg_temp` last, as in
+/// [`set_local_search_path`].
+pub(crate) fn with_pg_temp(search_path: &str) -> String {
+    format!("{search_path}, pg_temp")
+}
+
+/// Sets the search path to `$1` until the transaction ends and returns the caller's previous
+/// one (first column) for [`PUT_BACK_SEARCH_PATH`]. The subquery (kept apart by `OFFSET 0`)
+/// reads the old value before the outer `set_config` runs. A bound statement, for a caller's
+/// transaction, where the scope cannot send messages of its own.
+pub(crate) const SWAP_SEARCH_PATH: &str = "SELECT saved.path, \
+     pg_catalog.set_config('search_path', $1, true) FROM \
+     (SELECT pg_catalog.current_setting('search_path') AS path OFFSET 0) AS saved";
+
+/// Puts back the search path (`$1`) that [`SWAP_SEARCH_PATH`] returned.
+pub(crate) const PUT_BACK_SEARCH_PATH: &str =
+    "SELECT pg_catalog.set_config('search_path', $1, true)";
 
 /// The tenant lock's key: a 64-bit hash of `sea_tenant:<schema>` (a collision would only
 /// serialise two tenants), schema-qualified so it resolves no name through `search_path`.
@@ -254,6 +272,23 @@ pub(crate) fn rename_schema(from: &TenantName, to: &TenantName) -> String {
 pub(crate) fn drop_schema(tenant: &TenantName) -> String {
     format!("DROP SCHEMA IF EXISTS {} CASCADE", tenant.quoted())
 }
+
+/// Ends every other session that holds a lock on a relation of the schema `tenant` (for the
+/// `testing` feature's temporary tenants, whose drop must not wait on the test's own pool).
+#[cfg(feature = "testing")]
+pub(crate) fn end_sessions_using(tenant: &TenantName) -> String {
+    format!(
+        "SELECT pg_catalog.pg_terminate_backend(l.pid) FROM pg_catalog.pg_locks l \
+         JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = {} AND l.pid <> pg_catalog.pg_backend_pid()",
+        tenant.literal()
+    )
+}
+
+/// SQLSTATE `lock_not_available`: a lock wait ran into `lock_timeout`.
+#[cfg(feature = "testing")]
+pub(crate) const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// `EXISTS (…)`: whether a schema named `name` (an SQL expression: a literal, a parameter)
 /// exists.

@@ -11,50 +11,12 @@ pub mod events;
 pub mod fixtures;
 pub mod live_migrations;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_tenant::testing::TestDatabase;
+pub use sea_tenant::testing::{server_url, unique_name, url_with_database};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
-
-/// The server URL: `DATABASE_URL`, or the local trust-auth server.
-pub fn server_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// `url` with its database name replaced by `database`.
-pub fn url_with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[after_scheme..].find('/') {
-        Some(slash) => &base[..after_scheme + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{database}?{query}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
-/// A database name starting with `st_{label}`, unique across processes and calls.
-fn unique_name(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "st_{}_{}_{}_{}",
-        label.to_ascii_lowercase(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos % 100_000
-    )
-}
-
-/// A database created for one test and dropped afterwards.
+/// A database created for one test and dropped afterwards: a [`TestDatabase`] (which does the
+/// creating and dropping) with its name, URL and pool as fields, as the tests read them.
 pub struct TestDb {
     /// The database's name.
     pub name: String,
@@ -62,9 +24,9 @@ pub struct TestDb {
     pub url: String,
     /// A pool on it (4 connections unless made with [`TestDb::with_pool_size`]).
     pub db: DatabaseConnection,
+    /// Dropped last: drops the database.
+    _database: TestDatabase,
 }
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDb {
     /// Creates a fresh database whose name starts with `st_{label}`.
@@ -74,16 +36,15 @@ impl TestDb {
 
     /// Like [`TestDb::new`], with a pool of `max_connections`.
     pub async fn with_pool_size(label: &str, max_connections: u32) -> TestDb {
-        let name = unique_name(label);
-        let admin = connect(&server_url(), 1).await;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        let database = TestDatabase::on_server(&server_url(), label, max_connections)
             .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        admin.close().await.ok();
-        let url = url_with_database(&server_url(), &name);
-        let db = connect(&url, max_connections).await;
-        TestDb { name, url, db }
+            .unwrap_or_else(|e| panic!("test database {label}: {e}"));
+        TestDb {
+            name: database.name().to_owned(),
+            url: database.url().to_owned(),
+            db: database.db().clone(),
+            _database: database,
+        }
     }
 
     /// A second, independent pool on the same database.
@@ -98,32 +59,6 @@ impl TestDb {
             max_connections,
         )
         .await
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop cannot await, and blocking this runtime's thread while its own pool closes
-        // would hang: a thread with a runtime of its own drops the database instead, and
-        // `WITH (FORCE)` ends the pool's connections server-side.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let admin = connect(&server_url(), 1).await;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .ok();
-                admin.close().await.ok();
-            });
-        })
-        .join();
     }
 }
 
@@ -144,14 +79,10 @@ pub fn pgbouncer_url() -> String {
     }
 }
 
-/// Connects with SeaORM, statement logging off.
+/// Connects with SeaORM, statement logging off ([`sea_tenant::testing::connect`]), or fails
+/// the test.
 pub async fn connect(url: &str, max_connections: u32) -> DatabaseConnection {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .max_connections(max_connections)
-        .min_connections(0)
-        .sqlx_logging(false);
-    Database::connect(options)
+    sea_tenant::testing::connect(url, max_connections)
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }

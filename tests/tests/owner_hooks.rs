@@ -41,9 +41,8 @@ fn sea_tenant_error(err: &DbErr) -> &Error {
     owner::tenant_error(err).unwrap_or_else(|| panic!("not a sea-tenant error: {err:?}"))
 }
 
-/// The test bodies, instantiated once per entity form. The runtimes are multi-threaded:
-/// `TestDb`'s drop blocks the test's thread while it closes the pool, whose sockets need a
-/// runtime thread that is not blocked (with the current-thread flavour the drop hangs).
+/// The test bodies, instantiated once per entity form, on multi-threaded runtimes like the
+/// other suites (`TestDb`'s drop works on either flavour: `testing_support.rs`).
 macro_rules! owner_suite {
     ($form:ident) => {
         mod $form {
