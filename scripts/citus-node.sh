@@ -8,7 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CITUS_PG_BIN:-/usr/lib/postgresql/15/bin}
 action=${1:-}; node=${2:-}
 case "$node" in coordinator|worker1|worker2) ;; *) echo "usage: $0 stop|start|status coordinator|worker1|worker2" >&2; exit 2 ;; esac
-data="$root/.citus/cluster/$node"
+# CITUS_DIR: the cluster ensure-citus.sh exported (another checkout's, say); else this one's.
+data="${CITUS_DIR:-$root/.citus}/cluster/$node"
 [ -f "$data/PG_VERSION" ] || { echo "no node $node in $data: run scripts/ensure-citus.sh first" >&2; exit 1; }
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 case "$action" in

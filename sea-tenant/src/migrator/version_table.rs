@@ -42,6 +42,11 @@ impl<'a> VersionTable<'a> {
         )
     }
 
+    /// The recorded versions, one text column.
+    pub fn versions_sql(&self) -> String {
+        format!("SELECT version::text FROM {}", self.qualified())
+    }
+
     /// Records `version`; affects no row when another runner recorded it first.
     pub fn insert_sql(&self, version: &str) -> String {
         format!(

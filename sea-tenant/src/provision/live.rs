@@ -71,7 +71,7 @@ async fn apply(
     let applied: HashSet<String> = txn
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("SELECT version::text FROM {}", table.qualified()),
+            table.versions_sql(),
         ))
         .await
         .map_err(Error::tenant_db(tenant))?

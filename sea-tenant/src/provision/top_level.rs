@@ -33,7 +33,7 @@ use tracing::debug;
 
 use super::{MigrationScript, classify, dollar_tag, push};
 use crate::migrator::version_table::VersionTable;
-use crate::tenant_sql::{self, SAVE_SEARCH_PATH, TENANT_CHANGED, sqlstate};
+use crate::tenant_sql::{self, Creation, TENANT_CHANGED, sqlstate};
 use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
 
 /// How many times the plan is read again after another caller changed the tenant.
@@ -42,7 +42,6 @@ const ATTEMPTS: u32 = 5;
 /// What the tenant holds when the plan is made.
 struct TenantState {
     schema_exists: bool,
-    has_version_table: bool,
     /// Recorded versions, sorted bytewise.
     applied: Vec<String>,
 }
@@ -104,7 +103,7 @@ async fn read_state<C: ConnectionTrait>(
     let mut applied = Vec::new();
     if has_version_table {
         let rows = db
-            .query_all_raw(raw(format!("SELECT version::text FROM {qualified}")))
+            .query_all_raw(raw(table.versions_sql()))
             .await
             .map_err(Error::tenant_db(tenant))?;
         for row in rows {
@@ -117,7 +116,6 @@ async fn read_state<C: ConnectionTrait>(
     }
     Ok(TenantState {
         schema_exists,
-        has_version_table,
         applied,
     })
 }
@@ -127,8 +125,8 @@ fn raw(sql: String) -> Statement {
 }
 
 impl MigrationScript {
-    /// The script for `state`: lock, `guard`, the check that `state` still holds, then what
-    /// is missing, every statement at top level.
+    /// The script for `state`: the provisioning prologue with `guard` and then the check that
+    /// `state` still holds, what is missing, the epilogue; every statement at top level.
     fn top_level_sql(
         &self,
         tenant: &TenantName,
@@ -136,13 +134,12 @@ impl MigrationScript {
         guard: &str,
         state: &TenantState,
     ) -> Result<String> {
-        let mut sql = String::new();
-        push(&mut sql, &tenant_sql::lock_tenant(tenant));
+        let mut guard_then_check = String::new();
         if !guard.trim().is_empty() {
-            push(&mut sql, guard);
+            push(&mut guard_then_check, guard);
         }
         push(
-            &mut sql,
+            &mut guard_then_check,
             &tenant_sql::require_tenant_state(
                 tenant,
                 &table.qualified(),
@@ -150,13 +147,14 @@ impl MigrationScript {
                 &state.applied,
             ),
         );
-        push(&mut sql, SAVE_SEARCH_PATH);
-        if !state.schema_exists {
-            push(&mut sql, &tenant_sql::create_schema(tenant));
-        }
-        push(&mut sql, &tenant_sql::set_tenant_path(tenant));
-        if !state.has_version_table {
-            push(&mut sql, &table.create_if_missing_sql());
+        let mut sql = String::new();
+        // Under the lock the check makes `state` true, so the prologue's "if missing"
+        // creations do exactly what the plan expects.
+        let creation = Creation::Ensure {
+            guard: &guard_then_check,
+        };
+        for statement in tenant_sql::provisioning_prologue(tenant, creation) {
+            push(&mut sql, &statement);
         }
         for step in &self.steps {
             if state.applied.binary_search(&step.name).is_ok() {
@@ -167,8 +165,9 @@ impl MigrationScript {
             }
             push(&mut sql, &table.insert_sql(&step.name));
         }
-        push(&mut sql, &table.fingerprint_sql());
-        push(&mut sql, &tenant_sql::restore_search_path());
+        for statement in tenant_sql::provisioning_epilogue(tenant) {
+            push(&mut sql, &statement);
+        }
         Ok(sql)
     }
 }
