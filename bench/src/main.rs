@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --bin sea-tenant-bench -- --tenants 1000 [--only B1,B3] [--json out.json]
+//! cargo run --release --bin sea-tenant-bench -- -u "$CITUS_URL" --citus --only B1,B3,B4
 //! ```
 //! The naive loop (a connection per tenant with `set_schema_search_path`, then
 //! `Migrator::up`/`status`, as `sea-orm-cli migrate -s` does minus the process start) is
@@ -10,6 +11,7 @@
 //! the tenant count, which the table says.
 
 mod b6;
+mod citus;
 mod scenarios;
 mod workload;
 
@@ -48,6 +50,10 @@ pub struct Args {
     /// Server URL (default: DATABASE_URL, else the local server).
     #[arg(short = 'u', long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// The server is a Citus coordinator: make the bench database on every node with Citus,
+    /// and the tenants distributed schemas (sea-tenant's own by detection, the bench's too).
+    #[arg(long)]
+    pub citus: bool,
     /// Internal: migrate `PREFIX:N` tenants and print this process's peak RSS (for B8).
     #[arg(long, hide = true)]
     pub child_migrate: Option<String>,
@@ -114,6 +120,8 @@ impl Figure {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     tenants: usize,
+    /// Citus workers under the coordinator (`--citus`), else 0.
+    citus_workers: usize,
     rounds: usize,
     concurrency: usize,
     scenarios: &'a [Figure],
@@ -125,6 +133,8 @@ pub struct Bench {
     pub url: String,
     pub db: DatabaseConnection,
     pub floor_pool: PgPool,
+    /// The Citus workers with `--citus`, else none.
+    pub citus_workers: Vec<sea_tenant::citus::Node>,
 }
 
 impl Bench {
@@ -139,10 +149,18 @@ impl Bench {
     /// Creates `prefix_0 … prefix_{n-1}`, dropping them first if they exist.
     pub async fn fresh_schemas(&self, prefix: &str, n: usize) -> Result<(), sea_orm::DbErr> {
         self.drop_schemas(prefix, n).await?;
+        let distributed = if self.args.citus {
+            citus::SHARDING_ON
+        } else {
+            ""
+        };
         for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-            let sql: String = chunk
-                .iter()
-                .map(|i| format!("CREATE SCHEMA \"{prefix}_{i}\";"))
+            let sql: String = std::iter::once(distributed.to_owned())
+                .chain(
+                    chunk
+                        .iter()
+                        .map(|i| format!("CREATE SCHEMA \"{prefix}_{i}\";")),
+                )
                 .collect();
             self.db.execute_unprepared(&sql).await?;
         }
@@ -239,18 +257,12 @@ async fn run(args: Args) -> BenchResult {
     if let Some(spec) = &args.child_migrate {
         return scenarios::child_migrate(&server, &args.database, spec).await;
     }
-    let admin = connect(&server, 1).await?;
-    // DROP and CREATE DATABASE cannot share a transaction block: send them separately.
-    admin
-        .execute_unprepared(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            args.database
-        ))
-        .await?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{}\"", args.database))
-        .await?;
-    admin.close().await?;
+    let citus_workers = if args.citus {
+        citus::recreate_database(&server, &args.database).await?
+    } else {
+        recreate_database(&server, &args.database).await?;
+        Vec::new()
+    };
     let url = with_database(&server, &args.database);
     let db = connect(&url, 2).await?;
     let floor_pool = PgPoolOptions::new()
@@ -262,7 +274,11 @@ async fn run(args: Args) -> BenchResult {
         url,
         db,
         floor_pool,
+        citus_workers,
     };
+    if bench.args.citus {
+        eprintln!("on Citus: {}", on_citus(&bench));
+    }
     eprintln!(
         "sea-tenant-bench: {} tenants, {} rounds, concurrency {}, naive timed on {} tenants per round",
         bench.args.tenants,
@@ -277,6 +293,7 @@ async fn run(args: Args) -> BenchResult {
     if let Some(path) = &bench.args.json {
         let json = JsonReport {
             tenants: bench.args.tenants,
+            citus_workers: bench.citus_workers.len(),
             rounds: bench.args.rounds,
             concurrency: bench.args.concurrency,
             scenarios: &figures,
@@ -289,9 +306,38 @@ async fn run(args: Args) -> BenchResult {
     Ok(())
 }
 
+async fn recreate_database(server: &str, database: &str) -> BenchResult {
+    let admin = connect(server, 1).await?;
+    // DROP and CREATE DATABASE cannot share a transaction block: send them separately.
+    admin
+        .execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+        ))
+        .await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+fn on_citus(bench: &Bench) -> String {
+    let workers: Vec<String> = bench.citus_workers.iter().map(|w| w.to_string()).collect();
+    format!(
+        "a Citus coordinator with {} workers ({})",
+        workers.len(),
+        workers.join(", ")
+    )
+}
+
 fn print_table(bench: &Bench, figures: &[Figure]) {
+    let place = if bench.args.citus {
+        format!(", on {}", on_citus(bench))
+    } else {
+        String::new()
+    };
     println!(
-        "\n{} tenants, medians of {} rounds, concurrency {}",
+        "\n{} tenants, medians of {} rounds, concurrency {}{place}",
         bench.args.tenants, bench.args.rounds, bench.args.concurrency
     );
     println!(
