@@ -36,17 +36,7 @@ pub async fn recreate_database(server: &str, database: &str) -> BenchResult<Vec<
     };
     for node in std::iter::once(&coordinator).chain(&workers) {
         let node_server = with_host(server, node);
-        let admin = connect(&node_server, 1).await?;
-        // DROP and CREATE DATABASE cannot share a transaction block: send them separately.
-        admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
-            ))
-            .await?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
-            .await?;
-        admin.close().await?;
+        crate::recreate_database(&node_server, database).await?;
         let db = connect(&with_database(&node_server, database), 1).await?;
         db.execute_unprepared("CREATE EXTENSION citus").await?;
         db.close().await?;
