@@ -77,6 +77,7 @@ mod conn;
 mod error;
 mod in_transaction;
 mod inline;
+mod lexer;
 mod screen;
 mod sql;
 mod stream;
@@ -97,6 +98,7 @@ use crate::{TenantName, tenant_sql};
 use conn::ScopedConn;
 pub use error::ScopeError;
 pub use in_transaction::TransactionScope;
+use screen::Screen;
 use sql::ScopeSql;
 pub use stream::TenantStream;
 pub use transaction::TenantTransaction;
@@ -339,7 +341,7 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        screen::check_single(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
         let mut conn = self.open(TransactionOptions::default()).await?;
         let result = conn.execute(&stmt).await?;
         conn.commit().await?;
@@ -347,7 +349,7 @@ impl ConnectionTrait for TenantScope {
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let statements = screen::statements(&self.tenant, sql)?;
+        let statements = screen::statements(&self.tenant, sql, Screen::Scope)?;
         let mut conn = self.open(TransactionOptions::default()).await?;
         let result = conn.execute_unprepared(&statements).await?;
         conn.commit().await?;
@@ -359,7 +361,7 @@ impl ConnectionTrait for TenantScope {
             let rows = conn::query_once(self.pool()?, &self.sql, &sql).await?;
             return Ok(rows.into_iter().next());
         }
-        screen::check_single(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let row = conn.query_one(&stmt).await?;
         Self::finish(conn, read_only).await?;
@@ -370,7 +372,7 @@ impl ConnectionTrait for TenantScope {
         if let Some(sql) = self.one_message_select(&stmt) {
             return conn::query_once(self.pool()?, &self.sql, &sql).await;
         }
-        screen::check_single(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
         let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
         let rows = conn.query_all(&stmt).await?;
         Self::finish(conn, read_only).await?;
@@ -390,7 +392,7 @@ impl StreamTrait for TenantScope {
         stmt: Statement,
     ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
         Box::pin(async move {
-            screen::check_single(&self.tenant, &stmt.sql)?;
+            screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
             let (mut conn, read_only) = self.open_for(&stmt.sql).await?;
             Ok(TenantStream::new(move |rows| async move {
                 let streamed = conn.stream_into(&stmt, &rows).await;

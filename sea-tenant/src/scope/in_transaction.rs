@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::screen;
+use super::screen::{self, Screen};
 use super::sql::ScopeSql;
 use crate::{TenantName, tenant_sql};
 
@@ -231,7 +231,7 @@ impl ConnectionTrait for TransactionScope<'_> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        screen::check_single(&self.sql.tenant, &stmt.sql)?;
+        screen::check_single(&self.sql.tenant, &stmt.sql, Screen::CallersTransaction)?;
         let stmt = self.tagged(stmt);
         self.in_path(self.txn.execute_raw(stmt)).await
     }
@@ -240,7 +240,7 @@ impl ConnectionTrait for TransactionScope<'_> {
     /// still holds two commands). `rows_affected()` is the last statement's: sea-orm's
     /// [`ExecResult`] cannot be summed outside sea-orm.
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let statements = screen::statements(&self.sql.tenant, sql)?;
+        let statements = screen::statements(&self.sql.tenant, sql, Screen::CallersTransaction)?;
         let Some((last, first)) = statements.split_last() else {
             // Blanks and comments only: nothing to run in any path.
             return self.txn.execute_unprepared("").await;
@@ -256,13 +256,13 @@ impl ConnectionTrait for TransactionScope<'_> {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        screen::check_single(&self.sql.tenant, &stmt.sql)?;
+        screen::check_single(&self.sql.tenant, &stmt.sql, Screen::CallersTransaction)?;
         let stmt = self.tagged(stmt);
         self.in_path(self.txn.query_one_raw(stmt)).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        screen::check_single(&self.sql.tenant, &stmt.sql)?;
+        screen::check_single(&self.sql.tenant, &stmt.sql, Screen::CallersTransaction)?;
         let stmt = self.tagged(stmt);
         self.in_path(self.txn.query_all_raw(stmt)).await
     }

@@ -1,13 +1,31 @@
 //! What a scope refuses to run, and how multi-statement text is split.
 //!
-//! Safety does not rest on this lexer matching PostgreSQL's: every statement it yields is sent
-//! through the extended protocol, where the server refuses a text holding more than one command
-//! (`cannot insert multiple commands into a prepared statement`). A piece the lexer got wrong
-//! therefore fails; it never runs a hidden second statement. Only the first keyword of a
-//! (server-checked) single command decides whether it is refused.
+//! Safety does not rest on this screen matching PostgreSQL's grammar in full: every statement
+//! it yields is sent through the extended protocol, where the server refuses a text holding
+//! more than one command (`cannot insert multiple commands into a prepared statement`). A
+//! piece split wrongly therefore fails; it never runs a hidden second statement. What a single
+//! (server-checked) command is, is decided on its first keywords and, for `SET` and `RESET`,
+//! on the name of the setting decoded as PostgreSQL decodes it (`lexer`): `SET "search_path"`,
+//! `SET U&"search\005fpath"`, `reset/**/ROLE` are one setting each, whatever the spelling.
+//!
+//! Two rule sets: [`Screen::Scope`] for a [`TenantScope`](crate::TenantScope) and its
+//! transactions, which reset the session when they end, and [`Screen::CallersTransaction`] for a
+//! [`TransactionScope`](crate::TransactionScope), which cannot: there every statement that acts
+//! on the session rather than the transaction is refused as well.
 
 use super::error::ScopeError;
+use super::lexer::{self, Token, skip_blank, skip_token};
 use crate::TenantName;
+
+/// Which rules a statement is screened by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Screen {
+    /// A scope on a pool: it ends every transaction itself and resets the session after.
+    Scope,
+    /// A scope inside a caller's transaction: whatever it leaves on the session stays there
+    /// after the caller's commit.
+    CallersTransaction,
+}
 
 /// The statements of `sql`, split at top-level semicolons; empty pieces (whitespace and
 /// comments only) are dropped. An unterminated quote or comment is refused: the server would
@@ -42,23 +60,17 @@ fn push_statement<'s>(statements: &mut Vec<&'s str>, piece: &'s str) {
 }
 
 /// Refuses `statement` (one command) when it would end or split the scope's transaction, move
-/// it off the tenant's path, or leave on the connection state that the scope cannot take back.
-pub(crate) fn check(tenant: &TenantName, statement: &str) -> Result<(), ScopeError> {
-    let words = words(statement);
-    let word = |n: usize| words.get(n).map_or("", |w| w.as_str());
-    let rule = match (word(0), word(1), word(2)) {
-        (
-            "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE",
-            _,
-            _,
-        )
-        | ("PREPARE", "TRANSACTION", _) => TRANSACTION_CONTROL,
-        ("PREPARE" | "DEALLOCATE", _, _) => PREPARED,
-        ("LOAD", _, _) => LOAD,
-        ("SET", "SESSION" | "LOCAL", "SEARCH_PATH" | "SCHEMA")
-        | ("SET", "SEARCH_PATH" | "SCHEMA", _)
-        | ("RESET", "SEARCH_PATH" | "ALL", _) => SEARCH_PATH,
-        _ => return Ok(()),
+/// it off the tenant's path or role, or leave on the connection state that the scope cannot
+/// take back (`screen` says which scope).
+pub(crate) fn check(
+    tenant: &TenantName,
+    statement: &str,
+    screen: Screen,
+) -> Result<(), ScopeError> {
+    let rule = match rule_for(statement, screen) {
+        Ok(None) => return Ok(()),
+        Ok(Some(rule)) => rule,
+        Err(lexer::Undecodable) => UNDECODABLE,
     };
     Err(ScopeError::Refused {
         tenant: tenant.clone(),
@@ -67,17 +79,185 @@ pub(crate) fn check(tenant: &TenantName, statement: &str) -> Result<(), ScopeErr
     })
 }
 
+/// The rule `statement` breaks, if any.
+fn rule_for(statement: &str, screen: Screen) -> Result<Option<&'static str>, lexer::Undecodable> {
+    let mut tokens = lexer::tokens(statement);
+    let Some(first) = tokens.next().transpose()? else {
+        return Ok(None);
+    };
+    let Some(first) = first.keyword() else {
+        return Ok(None);
+    };
+    let rule = match first {
+        "begin" | "start" | "commit" | "end" | "rollback" | "abort" | "savepoint" | "release" => {
+            Some(TRANSACTION_CONTROL)
+        }
+        "prepare" => match tokens.next().transpose()? {
+            Some(Token::Word(w)) if w == "transaction" => Some(TRANSACTION_CONTROL),
+            _ => Some(PREPARED),
+        },
+        "deallocate" => Some(PREPARED),
+        "load" => Some(LOAD),
+        "set" => set_rule(&mut tokens, screen)?,
+        "reset" => reset_rule(&mut tokens, screen)?,
+        "discard" | "listen" | "unlisten" | "do" if screen == Screen::CallersTransaction => {
+            Some(SESSION_IN_CALLERS_TRANSACTION)
+        }
+        _ => None,
+    };
+    if rule.is_some() || screen == Screen::Scope {
+        return Ok(rule);
+    }
+    // In a caller's transaction, also the functions that act on the session, under any name.
+    for token in tokens {
+        if let Some(name) = token?.name() {
+            if SESSION_FUNCTIONS.contains(&name.as_str()) {
+                return Ok(Some(SESSION_FUNCTION_IN_CALLERS_TRANSACTION));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// What a setting's name (decoded) stands for: refused targets and keyword forms alike.
+enum Target {
+    /// `search_path` (also `SET SCHEMA`), `role`, `session_authorization`, or `RESET ALL`.
+    Guarded,
+    /// `SET TRANSACTION …` and `SET CONSTRAINTS …`: this transaction only, whatever the scope.
+    ThisTransaction,
+    /// Any other setting.
+    Other,
+}
+
+/// `SET [SESSION | LOCAL] <target> …`
+fn set_rule(
+    tokens: &mut lexer::Tokens<'_>,
+    screen: Screen,
+) -> Result<Option<&'static str>, lexer::Undecodable> {
+    let mut next = tokens.next().transpose()?;
+    let mut local = false;
+    if let Some(Token::Word(w)) = &next {
+        if w == "local" {
+            local = true;
+            next = tokens.next().transpose()?;
+        } else if w == "session" {
+            // `SET SESSION AUTHORIZATION` and `SET SESSION CHARACTERISTICS` are targets of
+            // their own; otherwise SESSION is the (default) scope of the setting.
+            let after = tokens.next().transpose()?;
+            match after.as_ref().and_then(Token::keyword) {
+                Some("authorization") => return Ok(Some(ROLE)),
+                Some("characteristics") => next = None,
+                _ => next = after,
+            }
+        }
+    }
+    let target = match next {
+        None => Target::Other,
+        Some(token) => target(token, tokens)?,
+    };
+    Ok(match target {
+        Target::Guarded => Some(GUARDED_SETTING),
+        Target::ThisTransaction => None,
+        Target::Other if screen == Screen::CallersTransaction && !local => {
+            Some(SESSION_IN_CALLERS_TRANSACTION)
+        }
+        Target::Other => None,
+    })
+}
+
+/// `RESET <target>`, `RESET ALL`.
+fn reset_rule(
+    tokens: &mut lexer::Tokens<'_>,
+    screen: Screen,
+) -> Result<Option<&'static str>, lexer::Undecodable> {
+    let target = match tokens.next().transpose()? {
+        Some(Token::Word(w)) if w == "all" => Target::Guarded,
+        Some(token) => target(token, tokens)?,
+        None => Target::Other,
+    };
+    Ok(match target {
+        Target::Guarded => Some(GUARDED_SETTING),
+        // A RESET is session-level: it outlives the caller's transaction.
+        _ if screen == Screen::CallersTransaction => Some(SESSION_IN_CALLERS_TRANSACTION),
+        _ => None,
+    })
+}
+
+/// The setting named from `first` on: a keyword form (`SCHEMA`, `ROLE`, `SESSION
+/// AUTHORIZATION`, `TRANSACTION`, `CONSTRAINTS`) or a name, dotted for custom settings.
+fn target(first: Token, tokens: &mut lexer::Tokens<'_>) -> Result<Target, lexer::Undecodable> {
+    if let Token::Word(w) = &first {
+        match w.as_str() {
+            "schema" | "role" => return Ok(Target::Guarded),
+            "session" => {
+                let authorization = matches!(
+                    tokens.next().transpose()?.as_ref().and_then(Token::keyword),
+                    Some("authorization")
+                );
+                return Ok(if authorization {
+                    Target::Guarded
+                } else {
+                    Target::Other
+                });
+            }
+            "transaction" | "constraints" => return Ok(Target::ThisTransaction),
+            _ => {}
+        }
+    }
+    let Some(name) = first.name() else {
+        return Ok(Target::Other);
+    };
+    // `a.b` names a custom setting, never one of the guarded ones.
+    if tokens.next_byte() == Some(b'.') {
+        return Ok(Target::Other);
+    }
+    Ok(classify(&name))
+}
+
+fn classify(name: &str) -> Target {
+    if GUARDED_SETTINGS.contains(&name) {
+        Target::Guarded
+    } else {
+        Target::Other
+    }
+}
+
+/// Settings the scope owns: its path and its role (and the ways to change the role).
+const GUARDED_SETTINGS: &[&str] = &["search_path", "role", "session_authorization"];
+
+/// Functions that change the session beyond the transaction: settings at session level
+/// (`set_config(…, false)`) and session advisory locks.
+const SESSION_FUNCTIONS: &[&str] = &[
+    "set_config",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+];
+
 const TRANSACTION_CONTROL: &str =
     "transaction control is the scope's own: use TenantScope::begin, commit and rollback";
 const PREPARED: &str = "SQL-level prepared statements outlive the scope on a pooled connection \
      (and DEALLOCATE would drop the pool's own): use bound statements";
 const LOAD: &str = "a library loaded into the session outlives the scope on a pooled connection";
-const SEARCH_PATH: &str = "the scope's search_path is the tenant's: schema-qualify names, or \
-     use TenantScope::with_shared_schemas";
+const GUARDED_SETTING: &str = "the scope's search_path and role are the tenant's (RESET ALL \
+     included): schema-qualify names, or use TenantScope::with_shared_schemas";
+const ROLE: &str = GUARDED_SETTING;
+const UNDECODABLE: &str = "a name in it cannot be read the way PostgreSQL reads it";
+const SESSION_IN_CALLERS_TRANSACTION: &str = "inside a caller's transaction a scope cannot undo \
+     session state (SET without LOCAL, RESET, DISCARD, LISTEN, DO): use SET LOCAL, or a TenantScope \
+     on the pool";
+const SESSION_FUNCTION_IN_CALLERS_TRANSACTION: &str = "inside a caller's transaction a scope \
+     cannot undo set_config or session advisory locks: use SET LOCAL and pg_advisory_xact_lock \
+     on the caller's transaction";
 
 /// Checks `sql` for a path that sends exactly one statement: several are refused with a clear
 /// error rather than left to the server's.
-pub(crate) fn check_single(tenant: &TenantName, sql: &str) -> Result<(), ScopeError> {
+pub(crate) fn check_single(
+    tenant: &TenantName,
+    sql: &str,
+    screen: Screen,
+) -> Result<(), ScopeError> {
     let statements = split(tenant, sql)?;
     if statements.len() > 1 {
         return Err(ScopeError::MultipleStatements {
@@ -85,142 +265,20 @@ pub(crate) fn check_single(tenant: &TenantName, sql: &str) -> Result<(), ScopeEr
             statement: excerpt(sql),
         });
     }
-    statements.iter().try_for_each(|s| check(tenant, s))
+    statements.iter().try_for_each(|s| check(tenant, s, screen))
 }
 
 /// The statements of `sql` for `execute_unprepared`, each checked: [`split`] + [`check`].
 pub(crate) fn statements<'s>(
     tenant: &TenantName,
     sql: &'s str,
+    screen: Screen,
 ) -> Result<Vec<&'s str>, ScopeError> {
     let statements = split(tenant, sql)?;
-    statements.iter().try_for_each(|s| check(tenant, s))?;
-    Ok(statements)
-}
-
-/// The first three words of `statement` after blanks and comments, upper-cased (words are
-/// ASCII letters and `_`).
-fn words(statement: &str) -> Vec<String> {
-    let bytes = statement.as_bytes();
-    let mut words = Vec::with_capacity(3);
-    let mut at = 0;
-    while words.len() < 3 {
-        let Some(start) = skip_blank(bytes, at) else {
-            break;
-        };
-        let len = bytes[start..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphabetic() || **b == b'_')
-            .count();
-        if len == 0 {
-            break;
-        }
-        words.push(statement[start..start + len].to_ascii_uppercase());
-        at = start + len;
-    }
-    words
-}
-
-/// The index after whitespace and comments from `i`; `None` inside an unterminated comment.
-fn skip_blank(bytes: &[u8], mut i: usize) -> Option<usize> {
-    loop {
-        match bytes.get(i) {
-            Some(b) if b.is_ascii_whitespace() => i += 1,
-            Some(b'-') if bytes.get(i + 1) == Some(&b'-') => i = line_end(bytes, i),
-            Some(b'/') if bytes.get(i + 1) == Some(&b'*') => i = block_comment_end(bytes, i)?,
-            _ => return Some(i),
-        }
-    }
-}
-
-/// The index after the token that starts at `i` (a quoted string or identifier, a dollar-quoted
-/// string, a comment, or one byte); `None` if it does not end.
-fn skip_token(bytes: &[u8], i: usize) -> Option<usize> {
-    match bytes[i] {
-        b'\'' => {
-            let escapes = i > 0
-                && bytes[i - 1].eq_ignore_ascii_case(&b'e')
-                && (i < 2 || !is_ident_byte(bytes[i - 2]));
-            quoted_end(bytes, i, b'\'', escapes)
-        }
-        b'"' => quoted_end(bytes, i, b'"', false),
-        b'-' if bytes.get(i + 1) == Some(&b'-') => Some(line_end(bytes, i)),
-        b'/' if bytes.get(i + 1) == Some(&b'*') => block_comment_end(bytes, i),
-        b'$' if i == 0 || !is_ident_byte(bytes[i - 1]) => match dollar_tag(bytes, i) {
-            Some(tag) => {
-                let body = i + tag.len();
-                let close = find(&bytes[body..], tag)?;
-                Some(body + close + tag.len())
-            }
-            None => Some(i + 1),
-        },
-        _ => Some(i + 1),
-    }
-}
-
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
-}
-
-/// `$tag$` (or `$$`) starting at `i`, if that is a dollar quote rather than a `$1` parameter.
-fn dollar_tag(bytes: &[u8], i: usize) -> Option<&[u8]> {
-    let rest = &bytes[i + 1..];
-    let len = rest.iter().take_while(|b| is_ident_byte(**b)).count();
-    if len > 0 && rest[0].is_ascii_digit() {
-        return None;
-    }
-    (rest.get(len) == Some(&b'$')).then(|| &bytes[i..i + len + 2])
-}
-
-fn quoted_end(bytes: &[u8], open: usize, quote: u8, escapes: bool) -> Option<usize> {
-    let mut j = open + 1;
-    loop {
-        match *bytes.get(j)? {
-            b'\\' if escapes => j += 2,
-            b if b == quote => {
-                if bytes.get(j + 1) == Some(&quote) {
-                    j += 2;
-                } else {
-                    return Some(j + 1);
-                }
-            }
-            _ => j += 1,
-        }
-    }
-}
-
-fn line_end(bytes: &[u8], i: usize) -> usize {
-    bytes[i..]
+    statements
         .iter()
-        .position(|b| *b == b'\n' || *b == b'\r')
-        .map_or(bytes.len(), |p| i + p + 1)
-}
-
-/// Block comments nest in PostgreSQL.
-fn block_comment_end(bytes: &[u8], i: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut j = i;
-    while j + 1 < bytes.len() {
-        match (bytes[j], bytes[j + 1]) {
-            (b'/', b'*') => {
-                depth += 1;
-                j += 2;
-            }
-            (b'*', b'/') => {
-                depth -= 1;
-                j += 2;
-                if depth == 0 {
-                    return Some(j);
-                }
-            }
-            _ => j += 1,
-        }
-    }
-    None
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+        .try_for_each(|s| check(tenant, s, screen))?;
+    Ok(statements)
 }
 
 /// A statement shortened for an error message.
@@ -282,6 +340,13 @@ mod tests {
         }
     }
 
+    fn refused(sql: &str, screen: Screen) -> bool {
+        matches!(
+            check(&tenant(), sql, screen),
+            Err(ScopeError::Refused { .. })
+        )
+    }
+
     #[test]
     fn refuses_transaction_control_behind_comments() {
         for sql in [
@@ -299,32 +364,87 @@ mod tests {
             "DEALLOCATE ALL",
             "LOAD 'x'",
         ] {
-            assert!(
-                matches!(check(&tenant(), sql), Err(ScopeError::Refused { .. })),
-                "{sql}"
-            );
+            assert!(refused(sql, Screen::Scope), "{sql}");
         }
+    }
+
+    #[test]
+    fn refuses_every_spelling_of_the_path_and_the_role() {
         for sql in [
             "SET search_path TO x",
             "set local search_path = x",
             "SET SESSION schema 'x'",
+            "SET \"search_path\" TO tb",
+            "SET \"Search_Path\" TO tb",
+            "set/**/Search_Path to tb",
+            "SET LOCAL U&\"search\\005fpath\" TO tb",
+            "SET U&\"search!005fpath\" UESCAPE '!' TO tb",
             "RESET search_path",
+            "RESET \"search_path\"",
             "reset all",
+            "SET ROLE x",
+            "SET LOCAL \"role\" TO x",
+            "RESET ROLE",
+            "SET SESSION AUTHORIZATION x",
+            "SET LOCAL SESSION AUTHORIZATION x",
+            "RESET SESSION AUTHORIZATION",
+            "SET session_authorization = x",
+            "SET U&\"\\0072ole\" TO x",
+            // Names the server could not read either are refused rather than guessed.
+            "SET U&\"search\\00\" TO x",
         ] {
-            assert!(
-                matches!(check(&tenant(), sql), Err(ScopeError::Refused { .. })),
-                "{sql}"
-            );
+            for screen in [Screen::Scope, Screen::CallersTransaction] {
+                assert!(refused(sql, screen), "{sql} ({screen:?})");
+            }
         }
         for sql in [
             "SELECT 1",
             "SET statement_timeout = 0",
+            "SET \"search_path.x\" TO 1",
+            "SET search_path.x TO 1",
             "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
             "RESET statement_timeout",
             "UPDATE committed SET x = 1",
+            "SELECT set_config('search_path', 'x', true)",
+            "DO $$ BEGIN PERFORM 1; END $$",
             "",
         ] {
-            assert!(check(&tenant(), sql).is_ok(), "{sql}");
+            assert!(check(&tenant(), sql, Screen::Scope).is_ok(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn in_a_callers_transaction_session_state_is_refused_too() {
+        for sql in [
+            "SET statement_timeout = 0",
+            "SET SESSION work_mem = '8MB'",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "SET TIME ZONE 'UTC'",
+            "RESET statement_timeout",
+            "DISCARD TEMP",
+            "LISTEN x",
+            "UNLISTEN *",
+            "DO $$ BEGIN PERFORM 1; END $$",
+            "SELECT set_config('search_path', 'x', false)",
+            "SELECT pg_catalog.\"set_config\"('work_mem', '8MB', false)",
+            "SELECT U&\"set\\005fconfig\"('work_mem', '8MB', false)",
+            "SELECT 1 WHERE pg_try_advisory_lock(1)",
+            "select PG_ADVISORY_LOCK(1)",
+        ] {
+            assert!(refused(sql, Screen::CallersTransaction), "{sql}");
+        }
+        for sql in [
+            "SET LOCAL statement_timeout = 0",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SET CONSTRAINTS ALL DEFERRED",
+            "SELECT pg_advisory_xact_lock(1)",
+            "SELECT 'set_config(1)', $$pg_advisory_lock$$",
+            "INSERT INTO item (id) VALUES ($1) RETURNING id",
+        ] {
+            assert!(
+                check(&tenant(), sql, Screen::CallersTransaction).is_ok(),
+                "{sql}"
+            );
         }
     }
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 use tokio::sync::Mutex;
 
 use super::conn::ScopedConn;
-use super::screen;
+use super::screen::{self, Screen};
 use super::stream::TenantStream;
 use crate::TenantName;
 
@@ -169,12 +169,12 @@ impl ConnectionTrait for TenantTransaction {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        screen::check_single(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
         self.lock_level().await?.execute(&stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let statements = screen::statements(&self.tenant, sql)?;
+        let statements = screen::statements(&self.tenant, sql, Screen::Scope)?;
         self.lock_level()
             .await?
             .execute_unprepared(&statements)
@@ -182,12 +182,12 @@ impl ConnectionTrait for TenantTransaction {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        screen::check_single(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
         self.lock_level().await?.query_one(&stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        screen::check_single(&self.tenant, &stmt.sql)?;
+        screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
         self.lock_level().await?.query_all(&stmt).await
     }
 }
@@ -204,7 +204,7 @@ impl StreamTrait for TenantTransaction {
         stmt: Statement,
     ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
         Box::pin(async move {
-            screen::check_single(&self.tenant, &stmt.sql)?;
+            screen::check_single(&self.tenant, &stmt.sql, Screen::Scope)?;
             // Holding the lock for the stream's life keeps other statements of this transaction
             // from interleaving with its rows, as with sea-orm's own transaction streams.
             let mut conn = self.lock_level().await?;
