@@ -176,6 +176,16 @@ pub enum Error {
     #[error("listing tenants failed: {}", DbError(.0))]
     AllTenants(#[source] DbErr),
 
+    /// A strict-mode setting is invalid, or the database cannot be put in strict mode; see
+    /// [`strict`](crate::strict).
+    #[error(transparent)]
+    Strict(#[from] crate::strict::StrictError),
+
+    /// Preparing the database for strict mode ([`strict::setup`](crate::strict::setup))
+    /// failed; the steps before the failing one stay done (each is idempotent: rerun it).
+    #[error("strict mode set-up: {}", DbError(.0))]
+    Setup(#[source] DbErr),
+
     /// A database error not tied to one tenant.
     #[error("{}", DbError(.0))]
     Db(#[from] DbErr),

@@ -89,6 +89,7 @@ mod name;
 pub mod owner;
 pub mod provision;
 pub mod scope;
+pub mod strict;
 mod tenant_sql;
 pub mod tenants;
 #[cfg(feature = "testing")]

@@ -75,17 +75,53 @@ pub(crate) fn with_pg_temp(search_path: &str) -> String {
     format!("{search_path}, pg_temp")
 }
 
-/// Sets the search path to `$1` until the transaction ends and returns the caller's previous
-/// one (first column) for [`PUT_BACK_SEARCH_PATH`]. The subquery (kept apart by `OFFSET 0`)
-/// reads the old value before the outer `set_config` runs. A bound statement, for a caller's
-/// transaction, where the scope cannot send messages of its own.
-pub(crate) const SWAP_SEARCH_PATH: &str = "SELECT saved.path, \
-     pg_catalog.set_config('search_path', $1, true) FROM \
-     (SELECT pg_catalog.current_setting('search_path') AS path OFFSET 0) AS saved";
+/// What a statement can leave on a session that outlives a transaction, read cheaply (each
+/// part is an index scan or a small in-memory list): objects in this session's temporary
+/// schema, `LISTEN` channels, `WITH HOLD` cursors and advisory locks (which cannot be told
+/// apart from transaction-level ones, so any new one counts).
+const SESSION_STATE: &str = "pg_catalog.concat_ws(' ', \
+     (SELECT count(*) FROM pg_catalog.pg_depend WHERE refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass \
+      AND refobjid = pg_catalog.pg_my_temp_schema()), \
+     (SELECT count(*) FROM pg_catalog.pg_listening_channels()), \
+     (SELECT count(*) FROM pg_catalog.pg_cursors WHERE is_holdable), \
+     (SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()))";
 
-/// Puts back the search path (`$1`) that [`SWAP_SEARCH_PATH`] returned.
-pub(crate) const PUT_BACK_SEARCH_PATH: &str =
-    "SELECT pg_catalog.set_config('search_path', $1, true)";
+/// Sets the search path to `$1` and the role to `$2` (the current one when NULL) until the
+/// transaction ends, and returns the caller's path, role and [`SESSION_STATE`] (first three
+/// columns) for [`PUT_BACK_SEARCH_PATH`]. The subquery (kept apart by `OFFSET 0`) reads them
+/// before the outer `set_config`s run. A bound statement, for a caller's transaction, where
+/// the scope cannot send messages of its own.
+pub(crate) fn swap_search_path() -> String {
+    format!(
+        "SELECT saved.path, saved.role, saved.session, \
+         pg_catalog.set_config('search_path', $1, true), \
+         pg_catalog.set_config('role', COALESCE($2::text, saved.role), true) FROM \
+         (SELECT pg_catalog.current_setting('search_path') AS path, \
+          pg_catalog.current_setting('role') AS role, {SESSION_STATE} AS session OFFSET 0) AS saved"
+    )
+}
+
+/// Puts back the search path (`$1`) and role (`$2`) that [`swap_search_path`] returned, and
+/// returns the path, role and [`SESSION_STATE`] found before (first three columns), so the
+/// caller can tell whether the statement in between changed them.
+pub(crate) fn put_back_search_path() -> String {
+    format!(
+        "SELECT during.path, during.role, during.session, \
+         pg_catalog.set_config('search_path', $1, true), \
+         pg_catalog.set_config('role', $2, true) FROM \
+         (SELECT pg_catalog.current_setting('search_path') AS path, \
+          pg_catalog.current_setting('role') AS role, {SESSION_STATE} AS session OFFSET 0) AS during"
+    )
+}
+
+/// A `DO` block that fails with `message`: aborts the transaction it runs in, so that its
+/// commit rolls back.
+pub(crate) fn abort_transaction(message: &str) -> String {
+    raise_if("true", SESSION_CHANGED, message)
+}
+
+/// SQLSTATE `invalid_transaction_state`, raised by [`abort_transaction`].
+pub(crate) const SESSION_CHANGED: &str = "25000";
 
 /// The tenant lock's key: a 64-bit hash of `sea_tenant:<schema>` (a collision would only
 /// serialise two tenants), schema-qualified so it resolves no name through `search_path`.

@@ -407,3 +407,124 @@ pub async fn cancellation_suite(admin: &DatabaseConnection, db: &DatabaseConnect
     check_b_reads_b(&b).await;
     assert_eq!(rows(admin, &[B]).await, before);
 }
+
+/// Spellings of a path or role change that PostgreSQL accepts (issue 19, case 1): quoted,
+/// Unicode-escaped, commented, any case, `RESET`. Each is checked against the server itself
+/// first (see [`path_spellings_suite`]), so the list cannot hold a spelling that does nothing.
+pub const PATH_SPELLINGS: &[&str] = &[
+    "SET \"search_path\" TO adv_b",
+    "SET \"Search_Path\" TO adv_b",
+    "set/**/Search_Path to adv_b",
+    "SET LOCAL \"search_path\" = adv_b",
+    "SET SESSION U&\"search\\005fpath\" TO adv_b",
+    "SET U&\"search!005fpath\" UESCAPE '!' TO adv_b",
+    "SET -- c\n search_path /* x /* y */ */ TO adv_b",
+    "SET SCHEMA 'adv_b'",
+    "RESET \"search_path\"",
+    "RESET search_path",
+    "reset ALL",
+];
+
+/// Case 1: inside `db.tenant(A).begin()`, no spelling of a path change is sent, and the next
+/// statement of that transaction still reads A's rows.
+pub async fn path_spellings_suite(admin: &DatabaseConnection, db: &DatabaseConnection, named: bool) {
+    for sql in PATH_SPELLINGS {
+        // The spelling is real: on an unscoped connection it moves the path off adv_a.
+        let txn = sea_orm::TransactionTrait::begin(admin).await.expect("admin begin");
+        txn.execute_unprepared("SET LOCAL search_path TO adv_a").await.expect("path");
+        txn.execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("the server refuses {sql}: {e}"));
+        let now = strings(&txn, "SELECT current_setting('search_path')").await;
+        assert_ne!(now, ["adv_a"], "{sql} does not change the path");
+        txn.rollback().await.expect("admin rollback");
+
+        let a = db.tenant(&tenant(A)).with_named_statements(named);
+        let txn = a.begin().await.expect("begin");
+        let sent = txn.execute_unprepared(sql).await;
+        let err = sent.expect_err(&format!("{sql} must be refused in the scope"));
+        assert!(
+            matches!(ScopeError::find(&err), Some(ScopeError::Refused { .. })),
+            "{sql}: {err}"
+        );
+        let sent = txn
+            .execute_raw(Statement::from_string(DbBackend::Postgres, *sql))
+            .await;
+        assert!(sent.is_err(), "{sql} through execute_raw");
+        assert_eq!(
+            tenants_of(&txn, "SELECT tenant FROM item").await,
+            ["a"],
+            "after {sql}"
+        );
+        txn.commit().await.expect("commit");
+        // And `;`-joined with a read, in one call.
+        let joined = format!("{sql}; SELECT tenant FROM item");
+        assert!(a.execute_unprepared(&joined).await.is_err(), "{joined}");
+    }
+}
+
+/// Cases 2 and 3: through a [`TransactionScope`](sea_tenant::TransactionScope) inside a
+/// caller's transaction, nothing of [`SESSION_CHANGES`] (and no spelling of a path change)
+/// outlives the caller's transaction, committed or rolled back, and the next unscoped statement
+/// reads `public.item`.
+pub async fn transaction_scope_suite(db: &DatabaseConnection) {
+    use sea_orm::TransactionTrait;
+    let baseline = session_state(db).await;
+    for sql in SESSION_CHANGES.iter().chain(PATH_SPELLINGS) {
+        for commit in [true, false] {
+            let txn = db.begin().await.expect("caller's begin");
+            let scope = txn.tenant(&tenant(A));
+            let sent = scope.execute_unprepared(sql).await;
+            let raw = scope
+                .execute_raw(Statement::from_string(DbBackend::Postgres, *sql))
+                .await;
+            let query = scope
+                .query_all_raw(Statement::from_string(DbBackend::Postgres, *sql))
+                .await;
+            if commit {
+                // Whatever the scope let through, the caller commits (an aborted transaction
+                // commits as a rollback).
+                txn.commit().await.expect("caller's commit");
+            } else {
+                txn.rollback().await.expect("caller's rollback");
+            }
+            assert_eq!(
+                session_state(db).await,
+                baseline,
+                "{sql} (commit: {commit}; sent: {:?} / {:?} / {:?})",
+                sent.map(drop),
+                raw.map(drop),
+                query.map(drop)
+            );
+            assert_eq!(
+                tenants_of(db, "SELECT tenant FROM item").await,
+                ["public"],
+                "unscoped read after {sql} (commit: {commit})"
+            );
+        }
+    }
+    // The issue's own cases, one by one, with what the caller sees.
+    let txn = db.begin().await.expect("caller's begin");
+    let err = txn
+        .tenant(&tenant(A))
+        .execute_unprepared("SELECT set_config('search_path', 'adv_b', false)")
+        .await
+        .expect_err("a session-level path change is refused");
+    assert!(ScopeError::find(&err).is_some(), "{err}");
+    txn.commit().await.expect("commit");
+    assert_eq!(tenants_of(db, "SELECT tenant FROM item").await, ["public"]);
+
+    let txn = db.begin().await.expect("caller's begin");
+    let err = txn
+        .tenant(&tenant(A))
+        .execute_unprepared("CREATE TEMP TABLE item AS SELECT * FROM item")
+        .await
+        .expect_err("a temporary table would outlive the caller's transaction");
+    assert!(
+        matches!(ScopeError::find(&err), Some(ScopeError::SessionChanged { .. })),
+        "{err}"
+    );
+    txn.commit().await.expect("commit (as a rollback)");
+    assert_eq!(tenants_of(db, "SELECT tenant FROM item").await, ["public"]);
+    assert_eq!(session_state(db).await, baseline);
+}

@@ -6,8 +6,8 @@
 use sea_orm::DatabaseConnection;
 use sea_tenant_tests::TestDb;
 use sea_tenant_tests::adversary::{
-    cancellation_suite, create_world, multi_statement_suite, prepared_shapes_suite,
-    session_state_suite, temp_tables_suite,
+    cancellation_suite, create_world, multi_statement_suite, path_spellings_suite,
+    prepared_shapes_suite, session_state_suite, temp_tables_suite, transaction_scope_suite,
 };
 
 /// A test database with the adversary's world, and a pool of one connection on it.
@@ -86,4 +86,29 @@ async fn through_pgbouncer_prepared_statements_survive_tenants_of_other_shapes()
     let (_test, one) = bounced("adv_pgb_shapes").await;
     prepared_shapes_suite(&one, false).await;
     one.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_spelling_of_a_path_change_passes_the_scope() {
+    let (test, one) = direct("adv_spell").await;
+    path_spellings_suite(&test.db, &one, true).await;
+    path_spellings_suite(&test.db, &one, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_pgbouncer_no_spelling_of_a_path_change_passes_the_scope() {
+    let (test, one) = bounced("adv_spell_pgb").await;
+    path_spellings_suite(&test.db, &one, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_scope_leaves_nothing_on_the_session() {
+    let (_test, one) = direct("adv_txscope").await;
+    transaction_scope_suite(&one).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_pgbouncer_a_transaction_scope_leaves_nothing_on_the_session() {
+    let (_test, one) = bounced("adv_txscope_pgb").await;
+    transaction_scope_suite(&one).await;
 }

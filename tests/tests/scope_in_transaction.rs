@@ -128,10 +128,17 @@ async fn the_callers_search_path_is_put_back_after_each_statement() {
         .await
         .expect("unprepared");
     assert_eq!(search_path(&txn).await, before, "after execute_unprepared");
-    // A statement that moves the path itself only moves it for itself.
-    a.execute_unprepared("SELECT set_config('search_path', 'public', true)")
+    // A statement that would move the path is refused before it is sent (set_config under
+    // any name, since a session-level one would outlive the caller's transaction); the
+    // transaction goes on.
+    let refused = a
+        .execute_unprepared("SELECT set_config('search_path', 'public', true)")
         .await
-        .expect("set_config through the scope");
+        .expect_err("set_config through the scope");
+    assert!(
+        matches!(ScopeError::find(&refused), Some(ScopeError::Refused { .. })),
+        "{refused}"
+    );
     assert_eq!(search_path(&txn).await, before, "after a set_config");
     assert_eq!(titles(&a).await, ["one", "two"], "still the tenant's path");
 

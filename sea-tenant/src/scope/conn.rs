@@ -403,11 +403,12 @@ pub(crate) async fn query_once(
     let mut completed = 0;
     let mut rows = Vec::new();
     let mut failure = None;
-    // BEGIN and SET LOCAL complete before the caller's rows; its statement is the third.
-    while completed < 3 {
+    // BEGIN and the SET LOCALs complete before the caller's rows; its statement comes next.
+    let before = sql.commands_before_statement();
+    while completed <= before {
         match results.try_next().await {
             Ok(Some(Either::Left(_))) => completed += 1,
-            Ok(Some(Either::Right(row))) if completed == 2 => rows.push(row.into()),
+            Ok(Some(Either::Right(row))) if completed == before => rows.push(row.into()),
             Ok(Some(Either::Right(_))) => {}
             Ok(None) => {
                 failure = Some(sqlx::Error::Protocol(

@@ -34,6 +34,23 @@ pub enum ScopeError {
         statement: String,
     },
 
+    /// A statement of a [`TransactionScope`](crate::TransactionScope) changed what would
+    /// outlive the caller's transaction on the pooled connection (the path or role at session
+    /// level, temporary objects, `LISTEN`, held cursors, advisory locks). The scope aborted the
+    /// caller's transaction, so its commit rolls everything back: roll it back.
+    #[error(
+        "tenant {tenant}: `{statement}` changed {what}, which would outlive the caller's \
+         transaction on a pooled connection; the transaction was aborted: roll it back"
+    )]
+    SessionChanged {
+        /// The tenant of the scope.
+        tenant: TenantName,
+        /// The statement (shortened).
+        statement: String,
+        /// What changed.
+        what: String,
+    },
+
     /// Several statements were passed where only one can be sent.
     #[error(
         "tenant {tenant}: several statements in one call are only accepted by execute_unprepared: `{statement}`"

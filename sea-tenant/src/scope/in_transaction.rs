@@ -9,6 +9,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::error::ScopeError;
 use super::screen::{self, Screen};
 use super::sql::ScopeSql;
 use crate::{TenantName, tenant_sql};
@@ -124,9 +125,13 @@ impl<'t> TransactionScope<'t> {
         &self.sql.search_path
     }
 
-    /// Runs `work` on the transaction with the tenant's path set, then puts the caller's back.
+    /// Runs `work` (the statement `text`) on the transaction with the tenant's path (and, in
+    /// strict mode, role) set, then puts the caller's back; the same round trips read what the
+    /// session holds before and after, and a statement that changed what would outlive the
+    /// caller's transaction aborts it (see [`ScopeError::SessionChanged`]).
     async fn in_path<T>(
         &self,
+        text: &str,
         work: impl Future<Output = Result<T, DbErr>> + Send,
     ) -> Result<T, DbErr> {
         if self.txn.get_database_backend() != DbBackend::Postgres {
@@ -140,18 +145,7 @@ impl<'t> TransactionScope<'t> {
             tenant: &self.sql.tenant,
             done: false,
         };
-        let swapped = self
-            .txn
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                tenant_sql::SWAP_SEARCH_PATH,
-                [self.path.as_str().into()],
-            ))
-            .await;
-        let saved = match swapped.and_then(|row| {
-            row.ok_or_else(|| DbErr::Custom("sea-tenant: set_config returned no row".to_owned()))?
-                .try_get_by_index::<String>(0)
-        }) {
+        let saved = match self.swap().await {
             Ok(saved) => saved,
             Err(err) => {
                 // Failed, so nothing was set (a failed statement changes nothing).
@@ -162,18 +156,68 @@ impl<'t> TransactionScope<'t> {
         let outcome = work.await;
         let put_back = self
             .txn
-            .execute_raw(Statement::from_sql_and_values(
+            .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                tenant_sql::PUT_BACK_SEARCH_PATH,
-                [saved.into()],
+                tenant_sql::put_back_search_path(),
+                [saved.path.clone().into(), saved.role.clone().into()],
             ))
-            .await;
+            .await
+            .and_then(SessionRow::read);
         entered.done = true;
         // After a failed statement the transaction is aborted and refuses the put-back too;
         // its rollback takes the path back. The statement's error is the one to report.
         let value = outcome?;
-        put_back?;
+        let during = put_back?;
+        if let Some(what) = self.changed(&saved, &during) {
+            let err = ScopeError::SessionChanged {
+                tenant: self.sql.tenant.clone(),
+                statement: screen::excerpt(text),
+                what,
+            };
+            // The message names only the (validated) tenant: the statement's text must not be
+            // written into SQL.
+            let message = format!(
+                "sea-tenant: a statement of tenant {}'s scope changed the session; roll this \
+                 transaction back",
+                self.sql.tenant
+            );
+            self.txn
+                .execute_unprepared(&tenant_sql::abort_transaction(&message))
+                .await
+                .err();
+            return Err(err.into());
+        }
         Ok(value)
+    }
+
+    /// Sets the tenant's path and role; returns the caller's and the session's state.
+    async fn swap(&self) -> Result<SessionRow, DbErr> {
+        self.txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                tenant_sql::swap_search_path(),
+                [self.path.as_str().into(), self.sql.role.clone().into()],
+            ))
+            .await
+            .and_then(SessionRow::read)
+    }
+
+    /// What the statement changed, comparing the state read around it with what the scope set.
+    fn changed(&self, saved: &SessionRow, during: &SessionRow) -> Option<String> {
+        let role = self.sql.role.as_deref().unwrap_or(&saved.role);
+        if during.path != self.path {
+            Some(format!("the search_path (to {:?})", during.path))
+        } else if during.role != role {
+            Some(format!("the role (to {:?})", during.role))
+        } else if during.session != saved.session {
+            Some(format!(
+                "the session's temporary objects, LISTEN channels, held cursors or advisory \
+                 locks (counts {} before, {} after)",
+                saved.session, during.session
+            ))
+        } else {
+            None
+        }
     }
 
     fn tagged(&self, stmt: Statement) -> Statement {
@@ -181,6 +225,25 @@ impl<'t> TransactionScope<'t> {
             sql: self.sql.tagged(&stmt.sql),
             ..stmt
         }
+    }
+}
+
+/// The path, role and session state read around a scope's statement.
+struct SessionRow {
+    path: String,
+    role: String,
+    session: String,
+}
+
+impl SessionRow {
+    fn read(row: Option<QueryResult>) -> Result<SessionRow, DbErr> {
+        let row =
+            row.ok_or_else(|| DbErr::Custom("sea-tenant: set_config returned no row".to_owned()))?;
+        Ok(SessionRow {
+            path: row.try_get_by_index(0)?,
+            role: row.try_get_by_index(1)?,
+            session: row.try_get_by_index(2)?,
+        })
     }
 }
 
@@ -232,8 +295,9 @@ impl ConnectionTrait for TransactionScope<'_> {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         screen::check_single(&self.sql.tenant, &stmt.sql, Screen::CallersTransaction)?;
+        let text = stmt.sql.clone();
         let stmt = self.tagged(stmt);
-        self.in_path(self.txn.execute_raw(stmt)).await
+        self.in_path(&text, self.txn.execute_raw(stmt)).await
     }
 
     /// Runs each statement of `sql` on its own (bound, so the server refuses any piece that
@@ -246,7 +310,7 @@ impl ConnectionTrait for TransactionScope<'_> {
             return self.txn.execute_unprepared("").await;
         };
         let piece = |s: &str| self.tagged(Statement::from_string(DbBackend::Postgres, s));
-        self.in_path(async {
+        self.in_path(sql, async {
             for statement in first {
                 self.txn.execute_raw(piece(statement)).await?;
             }
@@ -257,13 +321,15 @@ impl ConnectionTrait for TransactionScope<'_> {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         screen::check_single(&self.sql.tenant, &stmt.sql, Screen::CallersTransaction)?;
+        let text = stmt.sql.clone();
         let stmt = self.tagged(stmt);
-        self.in_path(self.txn.query_one_raw(stmt)).await
+        self.in_path(&text, self.txn.query_one_raw(stmt)).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         screen::check_single(&self.sql.tenant, &stmt.sql, Screen::CallersTransaction)?;
+        let text = stmt.sql.clone();
         let stmt = self.tagged(stmt);
-        self.in_path(self.txn.query_all_raw(stmt)).await
+        self.in_path(&text, self.txn.query_all_raw(stmt)).await
     }
 }

@@ -282,7 +282,7 @@ pub(crate) fn statements<'s>(
 }
 
 /// A statement shortened for an error message.
-fn excerpt(statement: &str) -> String {
+pub(crate) fn excerpt(statement: &str) -> String {
     const MAX: usize = 80;
     let trimmed = statement.trim();
     match trimmed.char_indices().nth(MAX) {

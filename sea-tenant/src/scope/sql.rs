@@ -29,7 +29,10 @@ pub(crate) struct ScopeSql {
     pub(crate) tenant: TenantName,
     /// The tenant's schema and the shared ones, quoted: what the caller's names resolve in.
     pub(crate) search_path: String,
-    /// Sets `search_path` for the transaction (see `tenant_sql::set_local_search_path`).
+    /// Strict mode's tenant role, which every statement runs as (see `crate::strict`).
+    pub(crate) role: Option<String>,
+    /// Sets `search_path` for the transaction (see `tenant_sql::set_local_search_path`) and,
+    /// in strict mode, the tenant's role: one or two commands, sent after `BEGIN`.
     set_path: String,
     /// Appended to statements prepared under a name, so that each search path has statements
     /// of its own: a plan prepared for one tenant never meets another tenant's tables.
@@ -39,16 +42,28 @@ pub(crate) struct ScopeSql {
 impl ScopeSql {
     pub(crate) fn new(tenant: &TenantName, shared: &[String]) -> ScopeSql {
         let search_path = tenant_sql::scope_search_path(tenant, shared);
-        let set_path = tenant_sql::set_local_search_path(&search_path);
+        let role = crate::strict::current().map(|strict| strict.tenant_role(tenant));
+        let mut set_path = tenant_sql::set_local_search_path(&search_path);
+        if let Some(role) = &role {
+            set_path.push_str("; ");
+            set_path.push_str(&crate::strict::sql::set_local_role(role));
+        }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         search_path.hash(&mut hasher);
         let statement_tag = format!("\n/* sea-tenant {:016x} */", hasher.finish());
         ScopeSql {
             tenant: tenant.clone(),
             search_path,
+            role,
             set_path,
             statement_tag,
         }
+    }
+
+    /// How many commands complete before a caller's statement in [`begin`](Self::begin) and
+    /// [`one_message_select`](Self::one_message_select): `BEGIN`, the path, the role.
+    pub(crate) fn commands_before_statement(&self) -> usize {
+        if self.role.is_some() { 3 } else { 2 }
     }
 
     /// `BEGIN [options]; <set path>`: one simple-protocol message.

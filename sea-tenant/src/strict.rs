@@ -1,0 +1,402 @@
+//! Strict mode: PostgreSQL's privileges keep tenants apart, not only the search path.
+//!
+//! Without it, a tenant scope sets the tenant's `search_path` and screens what is sent, but the
+//! database role is the application's: a query that forgets the scope, names another tenant's
+//! schema (`other.item`), or calls a function that changes the path mid-transaction reaches
+//! whatever that role may reach. With strict mode on:
+//!
+//! - each tenant has a role of its own ([`Strict::tenant_role`]: `NOLOGIN NOINHERIT`) holding
+//!   `USAGE` on its schema and the row privileges (`SELECT, INSERT, UPDATE, DELETE`, sequences
+//!   `USAGE, SELECT, UPDATE`) on its tables, also those later migrations create (default
+//!   privileges of the owner role);
+//! - every scope statement runs as that role (`SET LOCAL ROLE` in the scope's first message:
+//!   no extra round trip, and transaction-local, so PgBouncer in transaction mode is fine);
+//! - the application's login role (the *runtime* role) holds no privilege on any tenant
+//!   schema: it is `NOINHERIT` and only a member of the tenant roles, so outside a scope a
+//!   tenant table is `permission denied`;
+//! - tenant schemas are created and migrated as the *owner* role (`SET LOCAL ROLE` in each
+//!   provisioning and migration transaction), which owns them; the runtime role needs no DDL.
+//!
+//! Roles are created, renamed and dropped in the same transaction as their schemas (owner
+//! hooks, `create_missing`, [`provision`](crate::provision), `fresh`).
+//!
+//! What it does not stop: the runtime role is a member of every tenant role (and of the owner
+//! role, for owner hooks that provision in the application's transaction), and PostgreSQL lets
+//! a session become any role its login is a member of. SQL injected into a scope that runs
+//! `SET ROLE other_tenant` (the scope refuses every spelling of it, but not a function that
+//! does it) can still switch. Strict mode guards against bugs, forgotten scopes and qualified
+//! names, not against arbitrary SQL from an attacker.
+//!
+//! ```no_run
+//! # async fn demo(admin: sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
+//! use sea_tenant::strict::{self, Strict};
+//!
+//! let config = Strict::new("app", "app_owner")?;
+//! // Once per database, as a superuser: the owner role, and the runtime role made NOINHERIT.
+//! for line in strict::setup(&admin, &config).await? {
+//!     println!("{line}");
+//! }
+//! // Where the application (and its tenant_migration binary) starts:
+//! strict::enable(config);
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod sql;
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::name::{quote_ident, quote_literal};
+use crate::{Error, Result, TenantName};
+
+/// Longest role name PostgreSQL keeps (`NAMEDATALEN - 1`).
+const MAX_ROLE_BYTES: usize = 63;
+/// Longest role prefix: leaves room for the tenant name in most role names.
+pub const MAX_PREFIX_BYTES: usize = 24;
+/// The default prefix of tenant roles.
+pub const DEFAULT_ROLE_PREFIX: &str = "tenant_";
+
+/// Strict mode's configuration: who owns tenant schemas, who the application connects as, and
+/// how tenant roles are named. Turn it on with [`enable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Strict {
+    runtime_role: String,
+    owner_role: String,
+    role_prefix: String,
+}
+
+/// Why a strict-mode setting or set-up was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StrictError {
+    /// A role name is empty, too long or starts with `pg_`.
+    #[error("strict mode: invalid role name {value:?}: {rule}")]
+    InvalidRole {
+        /// The rejected name.
+        value: String,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// The role prefix is not 1–24 bytes of `[a-z0-9_]` starting with a letter, or starts
+    /// with `pg_`.
+    #[error("strict mode: invalid tenant role prefix {value:?}: {rule}")]
+    InvalidPrefix {
+        /// The rejected prefix.
+        value: String,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// The runtime role is a superuser or bypasses row security: privileges cannot hold it.
+    #[error(
+        "strict mode: the runtime role {role:?} is a superuser or has BYPASSRLS, so no privilege \
+         can keep it out of a tenant: connect the application as an ordinary role"
+    )]
+    PrivilegedRuntime {
+        /// The runtime role.
+        role: String,
+    },
+    /// The runtime and the owner role are the same role.
+    #[error("strict mode: the runtime and the owner role must differ (both {role:?})")]
+    SameRole {
+        /// The role named twice.
+        role: String,
+    },
+}
+
+impl Strict {
+    /// Strict mode for an application that connects as `runtime_role` and whose tenant schemas
+    /// are owned by `owner_role`, with tenant roles named [`DEFAULT_ROLE_PREFIX`]`<tenant>`.
+    pub fn new(
+        runtime_role: impl Into<String>,
+        owner_role: impl Into<String>,
+    ) -> std::result::Result<Strict, StrictError> {
+        let runtime_role = valid_role(runtime_role.into())?;
+        let owner_role = valid_role(owner_role.into())?;
+        if runtime_role == owner_role {
+            return Err(StrictError::SameRole { role: owner_role });
+        }
+        Ok(Strict {
+            runtime_role,
+            owner_role,
+            role_prefix: DEFAULT_ROLE_PREFIX.to_owned(),
+        })
+    }
+
+    /// Tenant roles are named `<prefix><tenant>`. Role names are shared by every database of a
+    /// PostgreSQL cluster: give each database that has tenants a prefix of its own.
+    ///
+    /// ```
+    /// use sea_tenant::{TenantName, strict::Strict};
+    ///
+    /// let strict = Strict::new("app", "app_owner")?.with_role_prefix("prod_")?;
+    /// assert_eq!(strict.tenant_role(&TenantName::new("org_7")?), "prod_org_7");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_role_prefix(
+        mut self,
+        prefix: impl Into<String>,
+    ) -> std::result::Result<Strict, StrictError> {
+        let prefix = prefix.into();
+        let rule = if prefix.is_empty() || prefix.len() > MAX_PREFIX_BYTES {
+            Some("it must be 1 to 24 bytes")
+        } else if !prefix.starts_with(|c: char| c.is_ascii_lowercase()) {
+            Some("it must start with a letter a-z")
+        } else if !prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            Some("only a-z, 0-9 and _ are allowed")
+        } else if prefix.starts_with("pg_") {
+            Some("roles starting with pg_ are reserved by PostgreSQL")
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
+            return Err(StrictError::InvalidPrefix {
+                value: prefix,
+                rule,
+            });
+        }
+        self.role_prefix = prefix;
+        Ok(self)
+    }
+
+    /// The role the application connects as.
+    pub fn runtime_role(&self) -> &str {
+        &self.runtime_role
+    }
+
+    /// The role that owns tenant schemas and runs their migrations.
+    pub fn owner_role(&self) -> &str {
+        &self.owner_role
+    }
+
+    /// The tenant roles' prefix.
+    pub fn role_prefix(&self) -> &str {
+        &self.role_prefix
+    }
+
+    /// The role of `tenant`: `<prefix><tenant>`, or, past 63 bytes, its first 53 bytes, `_X`
+    /// and 8 hex digits of a hash of the whole. Upper-case `X` cannot occur in a name that
+    /// fits (prefixes and tenant names are lower case), so two tenants never share a role.
+    pub fn tenant_role(&self, tenant: &TenantName) -> String {
+        let full = format!("{}{}", self.role_prefix, tenant.as_str());
+        if full.len() <= MAX_ROLE_BYTES {
+            return full;
+        }
+        // ASCII only (validated), so any byte index is a char boundary.
+        format!(
+            "{}_X{:08x}",
+            &full[..MAX_ROLE_BYTES - 10],
+            fnv1a(full.as_bytes())
+        )
+    }
+}
+
+/// A stable 32-bit FNV-1a hash: role names must not change between Rust versions.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, b| {
+        (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn valid_role(value: String) -> std::result::Result<String, StrictError> {
+    let rule = if value.is_empty() || value.len() > MAX_ROLE_BYTES {
+        Some("it must be 1 to 63 bytes")
+    } else if value.starts_with("pg_") {
+        Some("roles starting with pg_ are reserved by PostgreSQL")
+    } else {
+        None
+    };
+    match rule {
+        Some(rule) => Err(StrictError::InvalidRole { value, rule }),
+        None => Ok(value),
+    }
+}
+
+static CURRENT: RwLock<Option<Arc<Strict>>> = RwLock::new(None);
+
+/// Turns strict mode on for the whole process: scopes made from now on run as their tenant's
+/// role, and the migrator, the CLI and the owner hooks create tenants with roles. A
+/// process-wide setting, like [`citus::set_distribution`](crate::citus::set_distribution),
+/// because the owner entities' hooks receive nothing but a connection. Call it where the
+/// application starts, before the first scope.
+pub fn enable(strict: Strict) {
+    *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(strict));
+}
+
+/// Turns strict mode off (the default).
+pub fn disable() {
+    *CURRENT.write().unwrap_or_else(PoisonError::into_inner) = None;
+}
+
+/// Strict mode's configuration, if it is on.
+pub fn current() -> Option<Arc<Strict>> {
+    CURRENT
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// Prepares a database for strict mode, as a superuser (or a role with `CREATEROLE` and
+/// `CREATE` on the database), idempotently: the owner role exists (`NOLOGIN CREATEROLE`, may
+/// create schemas in this database), the runtime role exists and is `NOINHERIT` (created
+/// `LOGIN` without a password if missing: give it one), and may become the owner role (owner
+/// hooks provision in the application's transaction). Returns what it did, a line each.
+///
+/// Refused with [`StrictError::PrivilegedRuntime`] when the runtime role is a superuser or has
+/// `BYPASSRLS`: privileges cannot hold such a role.
+pub async fn setup<C: ConnectionTrait>(db: &C, strict: &Strict) -> Result<Vec<String>> {
+    let runtime = quote_literal(strict.runtime_role());
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT rolsuper OR rolbypassrls AS privileged FROM pg_catalog.pg_roles \
+                 WHERE rolname = {runtime}"
+            ),
+        ))
+        .await
+        .map_err(Error::Setup)?;
+    if let Some(row) = &row
+        && row
+            .try_get::<bool>("", "privileged")
+            .map_err(Error::Setup)?
+    {
+        return Err(StrictError::PrivilegedRuntime {
+            role: strict.runtime_role().to_owned(),
+        }
+        .into());
+    }
+    let owner_ident = quote_ident(strict.owner_role());
+    let runtime_ident = quote_ident(strict.runtime_role());
+    let mut done = Vec::new();
+    let steps = [
+        (
+            format!(
+                "owner role {} exists, NOLOGIN CREATEROLE",
+                strict.owner_role()
+            ),
+            ensure_role(strict.owner_role(), "NOLOGIN CREATEROLE", "CREATEROLE"),
+        ),
+        (
+            format!(
+                "owner role {} may create schemas in this database",
+                strict.owner_role()
+            ),
+            format!(
+                "DO $sea_tenant_setup$ BEGIN EXECUTE pg_catalog.format('GRANT CREATE ON DATABASE %I TO %I', \
+                 pg_catalog.current_database(), {}); END $sea_tenant_setup$",
+                quote_literal(strict.owner_role())
+            ),
+        ),
+        (
+            format!(
+                "runtime role {} exists and is NOINHERIT (it holds no tenant's privileges outside a scope)",
+                strict.runtime_role()
+            ),
+            ensure_role(strict.runtime_role(), "LOGIN NOINHERIT", "NOINHERIT"),
+        ),
+        (
+            format!(
+                "runtime role {} may become {} (owner hooks provision in the application's transaction)",
+                strict.runtime_role(),
+                strict.owner_role()
+            ),
+            format!("GRANT {owner_ident} TO {runtime_ident}"),
+        ),
+    ];
+    for (what, sql) in steps {
+        db.execute_unprepared(&sql).await.map_err(Error::Setup)?;
+        tracing::info!(step = %what, "strict mode set-up");
+        done.push(what);
+    }
+    Ok(done)
+}
+
+/// A `DO` block creating `role` with `create` attributes, or altering it to `alter` ones.
+fn ensure_role(role: &str, create: &str, alter: &str) -> String {
+    format!(
+        "DO $sea_tenant_setup$ BEGIN \
+         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN \
+         ALTER ROLE {quoted} {alter}; ELSE CREATE ROLE {quoted} {create}; END IF; \
+         END $sea_tenant_setup$",
+        literal = quote_literal(role),
+        quoted = quote_ident(role),
+    )
+}
+
+/// What keeps `tenant` apart in strict mode, read from the catalog: the roles other than its
+/// own (and the schema's owner) that hold a privilege on its schema or its tables, as
+/// `grantee on object`, and `missing USAGE` if its role cannot use its schema. Empty when the
+/// tenant is kept apart as strict mode wants.
+pub async fn foreign_privileges<C: ConnectionTrait>(
+    db: &C,
+    strict: &Strict,
+    tenant: &TenantName,
+) -> Result<Vec<String>> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            sql::foreign_privileges(tenant, &strict.tenant_role(tenant)),
+        ))
+        .await
+        .map_err(Error::tenant_db(tenant))?;
+    rows.iter()
+        .map(|row| {
+            let grantee: String = row.try_get("", "grantee")?;
+            let object: String = row.try_get("", "object")?;
+            Ok(format!("{grantee} on {object}"))
+        })
+        .collect::<std::result::Result<_, sea_orm::DbErr>>()
+        .map_err(Error::tenant_db(tenant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> TenantName {
+        TenantName::new(s).expect("valid")
+    }
+
+    #[test]
+    fn tenant_roles_fit_and_never_collide() {
+        let strict = Strict::new("app", "owner").expect("valid");
+        assert_eq!(strict.tenant_role(&name("org_7")), "tenant_org_7");
+        let long_a = name(&"a".repeat(63));
+        let long_b = name(&format!("{}b", "a".repeat(62)));
+        let (a, b) = (strict.tenant_role(&long_a), strict.tenant_role(&long_b));
+        assert_eq!(a.len(), 63);
+        assert_eq!(b.len(), 63);
+        assert_ne!(a, b);
+        assert!(a.contains("_X"), "{a}");
+        // Stable across builds: the hash is FNV-1a, not std's.
+        assert_eq!(strict.tenant_role(&long_a), a);
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
+        // A name that fits exactly is kept whole.
+        let fits = name(&"c".repeat(63 - DEFAULT_ROLE_PREFIX.len()));
+        assert_eq!(strict.tenant_role(&fits).len(), 63);
+        assert!(!strict.tenant_role(&fits).contains('X'));
+    }
+
+    #[test]
+    fn bad_settings_are_named_with_their_rule() {
+        for prefix in ["", "Tenant_", "1t_", "pg_t", "t-", &"t".repeat(25)] {
+            let err = Strict::new("app", "owner")
+                .expect("valid")
+                .with_role_prefix(prefix)
+                .expect_err(prefix);
+            assert!(matches!(err, StrictError::InvalidPrefix { ref value, .. } if value == prefix));
+        }
+        assert!(matches!(
+            Strict::new("pg_app", "owner"),
+            Err(StrictError::InvalidRole { .. })
+        ));
+        assert!(matches!(
+            Strict::new("same", "same"),
+            Err(StrictError::SameRole { .. })
+        ));
+    }
+}

@@ -1,0 +1,149 @@
+//! The SQL text of strict mode: tenant roles and their grants. Names in, statements out; every
+//! name is quoted here.
+
+use crate::TenantName;
+use crate::name::{quote_ident, quote_literal};
+
+/// The privileges a tenant role holds on its schema's tables: the rows, never the shape.
+const TABLE_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE";
+/// … and on its sequences (`serial` and identity columns need `USAGE` to insert).
+const SEQUENCE_PRIVILEGES: &str = "USAGE, SELECT, UPDATE";
+
+/// `SET LOCAL ROLE <role>`: for the rest of the transaction only.
+pub(crate) fn set_local_role(role: &str) -> String {
+    format!("SET LOCAL ROLE {}", quote_ident(role))
+}
+
+/// Stashes the caller's role in the transaction-local `sea_tenant.saved_role` (as
+/// `tenant_sql::SAVE_SEARCH_PATH` does for the path), so that a script can become the owner
+/// role and put the caller's back at its end without a round trip.
+pub(crate) const SAVE_ROLE: &str = "SELECT pg_catalog.set_config('sea_tenant.saved_role', \
+     pg_catalog.current_setting('role'), true)";
+
+/// Puts back the role [`SAVE_ROLE`] stashed (`none` is the session user).
+pub(crate) const RESTORE_ROLE: &str = "SELECT pg_catalog.set_config('role', \
+     pg_catalog.current_setting('sea_tenant.saved_role'), true)";
+
+/// The tenant role exists (created `NOLOGIN NOINHERIT` if missing; a concurrent creator from
+/// another database of the cluster is not an error), the runtime role may become it, and it
+/// holds exactly the row privileges on the schema `tenant`: its tables and sequences now, and
+/// those `owner` creates later (default privileges). Idempotent; run as `owner` (or a
+/// superuser) after the schema exists.
+pub(crate) fn grant_tenant_role(
+    tenant: &TenantName,
+    role: &str,
+    owner: &str,
+    runtime: &str,
+) -> Vec<String> {
+    let schema = tenant.quoted();
+    let quoted = quote_ident(role);
+    vec![
+        format!(
+            "DO $sea_tenant_role$ BEGIN \
+             IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN \
+             BEGIN CREATE ROLE {quoted} NOLOGIN NOINHERIT; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; \
+             END IF; END $sea_tenant_role$",
+            literal = quote_literal(role),
+        ),
+        format!("GRANT {quoted} TO {}", quote_ident(runtime)),
+        format!("GRANT USAGE ON SCHEMA {schema} TO {quoted}"),
+        format!("GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {schema} TO {quoted}"),
+        format!("GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}"),
+        format!(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} \
+             GRANT {TABLE_PRIVILEGES} ON TABLES TO {quoted}",
+            owner = quote_ident(owner)
+        ),
+        format!(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} \
+             GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {quoted}",
+            owner = quote_ident(owner)
+        ),
+    ]
+}
+
+/// Renames the tenant role with its schema (a no-op where the old role does not exist: a
+/// tenant from before strict mode).
+pub(crate) fn rename_role(from: &str, to: &str) -> String {
+    format!(
+        "DO $sea_tenant_role$ BEGIN \
+         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {from_literal}) THEN \
+         ALTER ROLE {from} RENAME TO {to}; END IF; END $sea_tenant_role$",
+        from_literal = quote_literal(from),
+        from = quote_ident(from),
+        to = quote_ident(to),
+    )
+}
+
+/// Drops the tenant role after its schema was dropped. A role that still holds privileges in
+/// another database of the cluster (the same prefix used twice) is kept: its privileges here
+/// went with the schema.
+pub(crate) fn drop_role(role: &str) -> String {
+    format!(
+        "DO $sea_tenant_role$ BEGIN \
+         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN \
+         BEGIN DROP ROLE {quoted}; \
+         EXCEPTION WHEN dependent_objects_still_exist THEN \
+         RAISE NOTICE 'sea-tenant: role % kept: it holds privileges in another database', {literal}; \
+         END; END IF; END $sea_tenant_role$",
+        literal = quote_literal(role),
+        quoted = quote_ident(role),
+    )
+}
+
+/// Every privilege on the schema `tenant`, its tables and sequences held by a role other than
+/// the schema's owner and `role`, as `(grantee, object)`; empty when the tenant is kept apart.
+/// Also lists `role` missing its `USAGE` on the schema, as `(role, 'missing USAGE')`.
+pub(crate) fn foreign_privileges(tenant: &TenantName, role: &str) -> String {
+    let schema = tenant.literal();
+    let role = quote_literal(role);
+    format!(
+        "WITH ns AS (SELECT oid, nspowner FROM pg_catalog.pg_namespace WHERE nspname = {schema}), \
+         acl AS ( \
+           SELECT a.grantee, 'schema' AS object FROM ns, pg_catalog.aclexplode(\
+             (SELECT nspacl FROM pg_catalog.pg_namespace WHERE oid = ns.oid)) a \
+           UNION ALL \
+           SELECT a.grantee, c.relname::text FROM ns \
+             JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relkind IN ('r', 'p', 'S', 'v', 'm') \
+             CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a) \
+         SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(acl.grantee)::text END AS grantee, \
+                acl.object FROM acl, ns \
+         WHERE acl.grantee <> ns.nspowner AND (acl.grantee = 0 OR pg_catalog.pg_get_userbyid(acl.grantee) <> {role}) \
+         UNION ALL \
+         SELECT {role}, 'missing USAGE' FROM ns WHERE NOT EXISTS ( \
+           SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = {role} \
+           AND pg_catalog.has_schema_privilege(r.oid, ns.oid, 'USAGE'))"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_quote_every_name_and_cover_later_tables() {
+        let tenant = TenantName::new("org_7").expect("valid");
+        let sql = grant_tenant_role(&tenant, "t_org_7", "own\"er", "app").join(";\n");
+        assert!(
+            sql.contains(r#"CREATE ROLE "t_org_7" NOLOGIN NOINHERIT"#),
+            "{sql}"
+        );
+        assert!(sql.contains(r#"GRANT "t_org_7" TO "app""#), "{sql}");
+        assert!(
+            sql.contains(r#"GRANT USAGE ON SCHEMA "org_7" TO "t_org_7""#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#"ALTER DEFAULT PRIVILEGES FOR ROLE "own""er" IN SCHEMA "org_7""#),
+            "{sql}"
+        );
+        assert!(
+            !sql.contains("TRUNCATE") && !sql.contains("CREATE ON"),
+            "{sql}"
+        );
+        assert_eq!(set_local_role("t_x"), r#"SET LOCAL ROLE "t_x""#);
+        assert!(rename_role("a", "b").contains(r#"ALTER ROLE "a" RENAME TO "b""#));
+        assert!(drop_role("a'b").contains("rolname = 'a''b'"));
+    }
+}
