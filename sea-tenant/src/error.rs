@@ -273,21 +273,96 @@ impl Error {
     }
 }
 
-/// Why a connection to PostgreSQL could not be opened: the server's or the operating
-/// system's own error (`connection refused`, `too many clients already`, an authentication
-/// failure), or no answer within the connect timeout.
+/// Why a connection to PostgreSQL could not be opened, and where it was going: `target` is
+/// `user@host:port/database` (never the password). The migrator and the command line report
+/// these before any tenant is touched ([`Error::Connect`]) or for one tenant
+/// ([`Error::TenantConnect`]); the command line exits with 2 on them.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The server did not complete the connection within the connect timeout.
-    #[error("connecting to the database failed: no answer within {0:?} (connect timeout)")]
-    Timeout(std::time::Duration),
-    /// The error the connection attempt ended with.
+    /// Nothing came back within the connect timeout: the TCP connection was never completed
+    /// (a firewall that drops packets, a listen queue that is full) or the peer accepted it
+    /// and never answered the startup message.
+    #[error(
+        "connecting to {target} failed: the server did not answer within the connect timeout \
+         ({timeout:?})"
+    )]
+    NoAnswer {
+        /// Where the connection was going.
+        target: String,
+        /// The connect timeout that ran out.
+        timeout: std::time::Duration,
+    },
+    /// The server could not be reached: the operating system's error (connection refused, no
+    /// route to host, a host name that does not resolve, a connection reset).
+    #[error("connecting to {target} failed: {reason}")]
+    Unreachable {
+        /// Where the connection was going.
+        target: String,
+        /// The operating system's error, e.g. `Connection refused (os error 111)`.
+        reason: String,
+        /// The error the connection attempt ended with.
+        #[source]
+        source: std::sync::Arc<sea_orm::sqlx::Error>,
+    },
+    /// The server answered and refused the session: a database that does not exist (SQLSTATE
+    /// 3D000), a role that does not exist or may not log in, a wrong password, no
+    /// `pg_hba.conf` entry (class 28), too many clients (53300), a server starting up or
+    /// shutting down (57P03), or another connection exception (class 08).
+    #[error("connecting to {target} failed: the server rejected the connection: {reason}")]
+    Rejected {
+        /// Where the connection was going.
+        target: String,
+        /// The server's SQLSTATE, e.g. `3D000`.
+        sqlstate: String,
+        /// What the server said, as `psql` shows it ([`DbError`]): its message, the SQLSTATE,
+        /// then any DETAIL and HINT.
+        reason: String,
+        /// The error the connection attempt ended with.
+        #[source]
+        source: std::sync::Arc<sea_orm::sqlx::Error>,
+    },
+    /// Any other error the connection attempt ended with (TLS, protocol, configuration).
     #[error("connecting to the database failed: {0}")]
     Failed(#[source] std::sync::Arc<sea_orm::sqlx::Error>),
     /// The connection pool is not a PostgreSQL (sqlx-postgres) pool.
     #[error("sea-tenant needs a PostgreSQL connection pool (sqlx-postgres)")]
     NotPostgres,
+}
+
+impl ConnectError {
+    /// The error of a connection attempt to `target`, by what ended it: the server's answer
+    /// ([`Rejected`](Self::Rejected)), the operating system's ([`Unreachable`](Self::Unreachable)),
+    /// or anything else ([`Failed`](Self::Failed)).
+    pub(crate) fn of(target: String, error: sqlx::Error) -> ConnectError {
+        if let sqlx::Error::Io(io) = &error {
+            return ConnectError::Unreachable {
+                target,
+                reason: io.to_string(),
+                source: std::sync::Arc::new(error),
+            };
+        }
+        if let Some(server) = error
+            .as_database_error()
+            .and_then(|e| e.try_downcast_ref::<PgDatabaseError>())
+        {
+            return ConnectError::Rejected {
+                target,
+                sqlstate: server.code().to_owned(),
+                reason: ServerError(server).to_string(),
+                source: std::sync::Arc::new(error),
+            };
+        }
+        ConnectError::Failed(std::sync::Arc::new(error))
+    }
+
+    /// The SQLSTATE the server refused the connection with, if it answered.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            ConnectError::Rejected { sqlstate, .. } => Some(sqlstate),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with sea-tenant's [`Error`].
@@ -311,9 +386,19 @@ pub struct DbError<'a>(pub &'a DbErr);
 
 impl fmt::Display for DbError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(server) = server_error(self.0) else {
-            return fmt::Display::fmt(self.0, f);
-        };
+        match server_error(self.0) {
+            Some(server) => fmt::Display::fmt(&ServerError(server), f),
+            None => fmt::Display::fmt(self.0, f),
+        }
+    }
+}
+
+/// A server error as `psql` shows it (see [`DbError`]).
+struct ServerError<'a>(&'a PgDatabaseError);
+
+impl fmt::Display for ServerError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let server = self.0;
         write!(f, "{} (SQLSTATE {})", server.message(), server.code())?;
         if let Some(detail) = server.detail() {
             write!(f, "; DETAIL: {detail}")?;

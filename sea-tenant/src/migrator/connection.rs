@@ -9,12 +9,12 @@
 //! failure. A one-tenant run uses the application's pool, which is safe because every tenant
 //! setting is transaction-local.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::postgres::{PgConnection, PgPoolOptions};
 use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
 use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, SqlxPostgresConnector};
+use tokio::sync::Notify;
 use tracing::debug;
 
 use super::TenantMigrator;
@@ -73,6 +73,16 @@ pub(super) fn is_connection_db_err(error: &DbErr) -> bool {
     }
 }
 
+/// Whether `error` may be the end of a connection attempt: a lost connection
+/// ([`is_connection_db_err`]), or the server refusing the session (SQLSTATE class 28: a
+/// role, password or `pg_hba.conf` entry; 3D000: no such database).
+fn is_connect_failure(error: &DbErr) -> bool {
+    is_connection_db_err(error)
+        || sqlx_error_of(error)
+            .and_then(sqlstate_of)
+            .is_some_and(|code| code.starts_with("28") || code == "3D000")
+}
+
 pub(super) fn db_err_of(error: &Error) -> Option<&DbErr> {
     match error {
         Error::Tenant { source, .. } | Error::Migration { source, .. } => Some(source),
@@ -92,18 +102,36 @@ impl TenantMigrator {
     /// once (a server that refuses, is full or is silent keeps it waiting for its acquire
     /// timeout, then says only "pool timed out") is checked meanwhile with a direct connection,
     /// whose error ends the wait at once. A healthy pool costs no extra connection.
+    ///
+    /// When `work` fails with an error of the kind a connection attempt ends with (the pool's
+    /// timeout, an I/O error, SQLSTATE class 08 or 28, 3D000, 53300, 57P0x), the direct
+    /// connection (the one under way, else a new one) says whether, and why, the server cannot
+    /// be reached: its [`ConnectError`] (e.g. no answer within the connect timeout, a
+    /// database that does not exist) replaces the pool's error, which names neither the
+    /// server nor the cause. If it connects, `work`'s own error is given back.
     pub(super) async fn on_app_pool<T>(
         &self,
-        work: impl Future<Output = T>,
-    ) -> std::result::Result<T, ConnectError> {
-        tokio::pin!(work);
+        work: impl Future<Output = Result<T, DbErr>>,
+    ) -> Result<Result<T, DbErr>, ConnectError> {
+        let skip_wait = Notify::new();
         let probe = async {
-            tokio::time::sleep(PROBE_AFTER).await;
+            tokio::select! {
+                () = tokio::time::sleep(PROBE_AFTER) => {}
+                () = skip_wait.notified() => {}
+            }
             self.connect_direct().await
         };
+        tokio::pin!(work, probe);
         tokio::select! {
-            done = &mut work => Ok(done),
-            probed = probe => {
+            done = &mut work => match done {
+                Err(error) if is_connect_failure(&error) => {
+                    skip_wait.notify_one();
+                    close_quietly(probe.await?).await;
+                    Ok(Err(error))
+                }
+                done => Ok(done),
+            },
+            probed = &mut probe => {
                 close_quietly(probed?).await;
                 Ok(work.await)
             }
@@ -145,6 +173,34 @@ impl TenantMigrator {
         Ok(c)
     }
 
+    /// Where connections go, for errors: `user@host:port/database` (the host is the socket's
+    /// directory for a Unix socket), never the password.
+    fn connect_target(&self) -> String {
+        let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &self.db.inner else {
+            return "the database".to_owned();
+        };
+        let options = self.db.get_postgres_connection_pool().connect_options();
+        let host = match options.get_socket() {
+            Some(dir) => dir.display().to_string(),
+            None if options.get_host().contains(':') => format!("[{}]", options.get_host()),
+            None => options.get_host().to_owned(),
+        };
+        let mut target = format!("{}@{host}:{}", options.get_username(), options.get_port());
+        if let Some(database) = options.get_database() {
+            target.push('/');
+            target.push_str(database);
+        }
+        target
+    }
+
+    /// No answer within the connect timeout.
+    fn no_answer(&self) -> ConnectError {
+        ConnectError::NoAnswer {
+            target: self.connect_target(),
+            timeout: self.connect_timeout,
+        }
+    }
+
     /// Opens one connection with the pool's connect options, under the connect timeout,
     /// giving back PostgreSQL's or the operating system's own error. Only a server that is
     /// starting up or shutting down (SQLSTATE 57P03) is tried again, within the timeout.
@@ -158,7 +214,7 @@ impl TenantMigrator {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, options.connect()).await {
-                Err(_) => return Err(ConnectError::Timeout(self.connect_timeout)),
+                Err(_) => return Err(self.no_answer()),
                 Ok(Ok(conn)) => return Ok(conn),
                 Ok(Err(error))
                     if sqlstate_of(&error).as_deref() == Some("57P03")
@@ -168,7 +224,7 @@ impl TenantMigrator {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
-                Ok(Err(error)) => return Err(ConnectError::Failed(Arc::new(error))),
+                Ok(Err(error)) => return Err(ConnectError::of(self.connect_target(), error)),
             }
         }
     }
@@ -195,13 +251,18 @@ impl TenantMigrator {
             .acquire_timeout(self.connect_timeout)
             .connect_with(options)
             .await;
-        match pool {
-            Ok(pool) => Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool)),
-            Err(error) if !probe => {
-                close_quietly(self.connect_direct().await?).await;
-                Err(ConnectError::Failed(Arc::new(error)))
-            }
-            Err(error) => Err(ConnectError::Failed(Arc::new(error))),
+        let error = match pool {
+            Ok(pool) => return Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool)),
+            Err(error) => error,
+        };
+        if !probe {
+            close_quietly(self.connect_direct().await?).await;
         }
+        // The pool is this connection's alone: its acquire timeout is the connect timeout
+        // running out on its one connection.
+        Err(match error {
+            sqlx::Error::PoolTimedOut => self.no_answer(),
+            error => ConnectError::of(self.connect_target(), error),
+        })
     }
 }
