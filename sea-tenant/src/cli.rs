@@ -32,9 +32,21 @@
 //! selection and scale: `--tenant NAME` and `--except NAME` (repeatable), `--concurrency N`,
 //! `--fail-fast`, `--create-missing`. Faults: `--lock-timeout 10s` (how long a migration
 //! waits for a lock, `0` for no limit), `--lock-retries 2`, `--connect-timeout 10s` (also
-//! read from the URL's `?connect_timeout=` in seconds, as libpq does). The exit code is 0
-//! when every tenant succeeded, 1 when any failed, is missing or was skipped (they are
-//! listed on stderr), and 2 for a usage or connection error.
+//! read from the URL's `?connect_timeout=` in seconds, as libpq does).
+//!
+//! The exit code is
+//! - 0 when every tenant succeeded;
+//! - 1 when any failed, is missing or was skipped (they are listed on stderr);
+//! - 2 for a usage error, a `--tenant` that `all_tenants` does not list, or a connection
+//!   error: the server cannot be reached before any tenant is touched (a [`ConnectError`],
+//!   whose message names `user@host:port/database`). That is a refused connection, no answer
+//!   within the connect timeout (a silent server, a connection that never completes), or the
+//!   server refusing the session: a database that does not exist (SQLSTATE 3D000), a wrong
+//!   user or password (class 28), too many clients (53300), any connection exception (class
+//!   08). It is also 2 when every selected tenant failed for that reason (an `all_tenants`
+//!   that does not read the database).
+//!
+//! [`ConnectError`]: crate::ConnectError
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -327,9 +339,28 @@ fn take_connect_timeout(url: &str) -> Result<(String, Option<Duration>), String>
     Ok((url, timeout))
 }
 
-/// 0 when every tenant succeeded, 1 otherwise.
+/// 0 when every tenant succeeded; 2 when every tenant failed because the server could not be
+/// reached ([`Error::TenantConnect`]), so nothing was done; 1 otherwise.
 pub fn exit_code(report: &Report) -> i32 {
-    if report.is_success() { 0 } else { 1 }
+    if report.is_success() {
+        return 0;
+    }
+    let unreachable = |outcome: &Outcome| {
+        matches!(
+            outcome,
+            Outcome::Failed {
+                error: Error::TenantConnect { .. },
+                applied,
+                rolled_back,
+                unconfirmed,
+            } if applied.is_empty() && rolled_back.is_empty() && unconfirmed.is_empty()
+        )
+    };
+    if report.tenants.iter().all(|t| unreachable(&t.outcome)) {
+        2
+    } else {
+        1
+    }
 }
 
 fn print_report(report: &Report) {
