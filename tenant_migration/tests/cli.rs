@@ -2,11 +2,15 @@
 //! tenant CLI's commands and exit codes.
 
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
-use sea_tenant::DEFAULT_VERSION_TABLE;
-use sea_tenant_tests::{TestDb, tables, versions};
+use sea_tenant::{ConnectError, DEFAULT_VERSION_TABLE, Error, Outcome, TenantMigrator, tenants};
+use sea_tenant_tests::cluster::PrivateCluster;
+use sea_tenant_tests::{TestDb, connect, server_url, strings, tables, url_with_database, versions};
 
 fn tenant_cli(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tenant_migration"))
@@ -199,4 +203,310 @@ async fn database_url_from_a_dot_env_file() {
         tables(&t.db, "org_acme").await,
         ["project", DEFAULT_VERSION_TABLE, "task"]
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection errors: exit code 2, with a message that says which server and why.
+// ---------------------------------------------------------------------------------------
+
+/// [`tenant_cli`], timed.
+fn timed_cli(url: &str, args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = tenant_cli(url, args);
+    (out, started.elapsed())
+}
+
+/// Asserts that the CLI exited with 2 (a connection error) and that stderr holds every one of
+/// `expected`, and not the pool's or the listing's words, which say neither where nor why.
+fn assert_connect_error(out: &Output, expected: &[&str]) {
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {}\nstderr: {stderr}",
+        text(&out.stdout)
+    );
+    for piece in expected {
+        assert!(stderr.contains(piece), "{piece:?} is not in: {stderr}");
+    }
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+    assert!(!stderr.contains("listing tenants failed"), "{stderr}");
+}
+
+/// `url` with its user (and password) replaced by `userinfo`.
+fn url_with_user(url: &str, userinfo: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{userinfo}@{host}")
+}
+
+/// A loopback port whose listener accepts every connection and never writes a byte, with how
+/// many connections it accepted. The listener and the connections live until the test
+/// process ends.
+fn silent_server() -> (u16, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            held.push(socket);
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (port, accepted)
+}
+
+/// A pool that connects on first use, so the migrator is what meets the fault.
+async fn lazy(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(2)
+        .min_connections(0)
+        .connect_lazy(true)
+        .sqlx_logging(false);
+    Database::connect(options).await.expect("a lazy pool")
+}
+
+#[test]
+fn a_server_that_never_answers_exits_2_after_the_connect_timeout() {
+    let (port, accepted) = silent_server();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/app?connect_timeout=2");
+    for command in ["status", "up"] {
+        let (out, elapsed) = timed_cli(&url, &[command]);
+        assert_connect_error(
+            &out,
+            &[
+                &format!("connecting to postgres@127.0.0.1:{port}/app failed"),
+                "the server did not answer within the connect timeout (2s)",
+            ],
+        );
+        // It waited for the URL's timeout, not the default 10 s nor a pool's.
+        assert!(
+            elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+            "{command}: {elapsed:?}"
+        );
+    }
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 2,
+        "the CLI never connected"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_never_completes_exits_2_after_the_connect_timeout() {
+    // A listener that is never accepted from, with a listen queue of one: once it is full,
+    // Linux drops every further SYN, so a connect hangs as with a firewall that drops packets.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind a loopback port");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("its address");
+    let mut queued = Vec::new();
+    loop {
+        assert!(
+            queued.len() < 16,
+            "the listen queue never filled: no connection that never completes to test with"
+        );
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Ok(stream) => queued.push(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(e) => panic!("filling the listen queue: {e}"),
+        }
+    }
+
+    let url = format!("postgres://postgres@{addr}/app?connect_timeout=2");
+    let (out, elapsed) = timed_cli(&url, &["up"]);
+    assert_connect_error(
+        &out,
+        &[
+            &format!("connecting to postgres@{addr}/app failed"),
+            "the server did not answer within the connect timeout (2s)",
+        ],
+    );
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "{elapsed:?}"
+    );
+    drop(listener);
+}
+
+#[test]
+fn a_closed_port_exits_2_at_once_with_connection_refused() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    // The listener is gone: nothing listens on the port.
+    let (out, elapsed) = timed_cli(
+        &format!("postgres://postgres@127.0.0.1:{port}/app"),
+        &["status"],
+    );
+    assert_connect_error(
+        &out,
+        &[&format!(
+            "connecting to postgres@127.0.0.1:{port}/app failed: Connection refused"
+        )],
+    );
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn a_database_that_does_not_exist_exits_2_naming_it() {
+    let url = url_with_database(&server_url(), "no_such_db");
+    for command in ["status", "up"] {
+        let (out, elapsed) = timed_cli(&url, &[command]);
+        assert_connect_error(
+            &out,
+            &["/no_such_db failed: the server rejected the connection: \
+                 database \"no_such_db\" does not exist (SQLSTATE 3D000)"],
+        );
+        assert!(elapsed < Duration::from_secs(3), "{command}: {elapsed:?}");
+    }
+}
+
+#[test]
+fn a_user_that_does_not_exist_exits_2_naming_it() {
+    let url = url_with_user(&server_url(), "no_such_role");
+    let (out, elapsed) = timed_cli(&url, &["status"]);
+    assert_connect_error(
+        &out,
+        &[
+            "connecting to no_such_role@",
+            "the server rejected the connection: role \"no_such_role\" does not exist \
+             (SQLSTATE 28000)",
+        ],
+    );
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_exits_2_and_the_right_one_connects() {
+    // The shared server trusts every loopback connection; a private cluster asks `app` for a
+    // password (SCRAM), the superuser still trusted.
+    let cluster = PrivateCluster::start("cli_password", &["password_encryption = 'scram-sha-256'"]);
+    let admin = connect(&cluster.url("postgres"), 1).await;
+    admin
+        .execute_unprepared("CREATE ROLE app LOGIN PASSWORD 'right-pw'")
+        .await
+        .expect("create the role");
+    let hba = strings(&admin, "SHOW hba_file").await.remove(0);
+    admin
+        .execute_unprepared(&format!(
+            "COPY (VALUES ('local all all trust'), ('host all postgres 127.0.0.1/32 trust'), \
+             ('host all all 127.0.0.1/32 scram-sha-256')) TO '{}'; SELECT pg_reload_conf()",
+            hba.replace('\'', "''")
+        ))
+        .await
+        .expect("password authentication for app");
+    let wrong = url_with_user(&cluster.url("postgres"), "app:wrong-pw");
+    // The postmaster reloads its configuration in its own time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut options = ConnectOptions::new(wrong.clone());
+        options.max_connections(1).sqlx_logging(false);
+        match Database::connect(options).await {
+            Err(e) if e.to_string().contains("password authentication failed") => break,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "pg_hba.conf was not reloaded: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    let (out, elapsed) = timed_cli(&wrong, &["status"]);
+    assert_connect_error(
+        &out,
+        &[&format!(
+            "connecting to app@127.0.0.1:{}/postgres failed: the server rejected the \
+             connection: password authentication failed for user \"app\" (SQLSTATE 28P01)",
+            cluster.port
+        )],
+    );
+    assert!(
+        !text(&out.stderr).contains("wrong-pw"),
+        "the password is shown"
+    );
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+
+    // With the right password it connects: the listing then fails on its own (this database
+    // has no organization table), a failure of the run, not of the connection.
+    let right = url_with_user(&cluster.url("postgres"), "app:right-pw");
+    let out = tenant_cli(&right, &["status"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("listing tenants failed: relation \"public.organization\" does not exist"),
+        "{stderr}"
+    );
+    admin.close().await.ok();
+}
+
+#[tokio::test]
+async fn the_library_reports_the_same_connect_errors() {
+    // The tenant listing runs on the application's pool: a database that does not exist is
+    // the run's `Error::Connect`, with the server's SQLSTATE and where it went.
+    let db = lazy(&url_with_database(&server_url(), "no_such_db")).await;
+    let result = TenantMigrator::new(
+        db,
+        tenant_migration::Migrator,
+        tenant_migration::all_tenants(),
+    )
+    .status()
+    .await;
+    match &result {
+        Err(Error::Connect(ConnectError::Rejected {
+            target, sqlstate, ..
+        })) => {
+            assert_eq!(sqlstate, "3D000");
+            assert!(target.ends_with("/no_such_db"), "{target}");
+        }
+        other => panic!("expected Error::Connect(Rejected): {other:?}"),
+    }
+
+    // A listing that does not read the database: the catalog read meets the silent server,
+    // and every tenant fails with that same error; the CLI's exit code for it is 2.
+    let (port, _) = silent_server();
+    let db = lazy(&format!("postgres://postgres@127.0.0.1:{port}/app")).await;
+    let started = Instant::now();
+    let report = TenantMigrator::new(
+        db,
+        tenant_migration::Migrator,
+        tenants::fixed(["org_a", "org_b"]),
+    )
+    .connect_timeout(Duration::from_secs(1))
+    .up(None)
+    .await
+    .expect("a report");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.tenants.len(), 2);
+    for tenant in &report.tenants {
+        match &tenant.outcome {
+            Outcome::Failed {
+                error:
+                    Error::TenantConnect {
+                        source: ConnectError::NoAnswer { target, timeout },
+                        ..
+                    },
+                ..
+            } => {
+                assert_eq!(*timeout, Duration::from_secs(1));
+                assert_eq!(*target, format!("postgres@127.0.0.1:{port}/app"));
+            }
+            other => panic!(
+                "{}: expected TenantConnect(NoAnswer): {other:?}",
+                tenant.tenant
+            ),
+        }
+    }
+    assert_eq!(sea_tenant::cli::exit_code(&report), 2);
 }
