@@ -105,6 +105,9 @@ pub struct TenantMigrator {
     only: Vec<String>,
     except: Vec<String>,
     progress: Option<Arc<dyn Progress>>,
+    /// Strict mode (see [`crate::strict`]): taken from [`strict::current`](crate::strict::current)
+    /// when the migrator is made.
+    strict: Option<Arc<crate::strict::Strict>>,
 }
 
 impl std::fmt::Debug for TenantMigrator {
@@ -167,6 +170,7 @@ impl TenantMigrator {
             only: Vec::new(),
             except: Vec::new(),
             progress: None,
+            strict: crate::strict::current(),
         }
     }
 
@@ -247,6 +251,23 @@ impl TenantMigrator {
     /// Leave these tenants out.
     pub fn except<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tenants: I) -> Self {
         self.except = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Strict mode for this migrator (see [`crate::strict`]): tenants it creates get their role,
+    /// every migration runs as the owner role, and tenants without a role are brought in.
+    /// Defaults to [`strict::current`](crate::strict::current) when the migrator is made;
+    /// `None` turns it off for this migrator.
+    ///
+    /// ```no_run
+    /// # fn demo(m: sea_tenant::TenantMigrator) -> Result<(), sea_tenant::strict::StrictError> {
+    /// use sea_tenant::strict::Strict;
+    ///
+    /// let migrator = m.strict(Some(Strict::new("app", "app_owner")?));
+    /// # Ok(()) }
+    /// ```
+    pub fn strict(mut self, strict: Option<crate::strict::Strict>) -> Self {
+        self.strict = strict.map(Arc::new);
         self
     }
 

@@ -289,7 +289,9 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
     }
     push(&mut sql, &tenant_sql::refuse_existing_schema(to));
     push(&mut sql, &tenant_sql::require_existing_schema(from));
-    push(&mut sql, &tenant_sql::rename_schema(from, to));
+    for statement in tenant_sql::rename_tenant(from, to, crate::strict::current().as_deref()) {
+        push(&mut sql, &statement);
+    }
     match db.execute_unprepared(&sql).await {
         Ok(_) => Ok(true),
         Err(e) if sqlstate(&e).as_deref() == Some(ROW_CHANGED) => Ok(false),
@@ -307,11 +309,11 @@ pub(crate) async fn rename_with<C: ConnectionTrait>(
 /// # Ok(()) }
 /// ```
 pub async fn drop_tenant_on<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<()> {
-    let sql = format!(
-        "{}; {}",
-        tenant_sql::lock_tenant(tenant),
-        tenant_sql::drop_schema(tenant)
-    );
+    let mut sql = String::new();
+    push(&mut sql, &tenant_sql::lock_tenant(tenant));
+    for statement in tenant_sql::drop_tenant(tenant, crate::strict::current().as_deref()) {
+        push(&mut sql, &statement);
+    }
     db.execute_unprepared(&sql)
         .await
         .map_err(Error::tenant_db(tenant))?;

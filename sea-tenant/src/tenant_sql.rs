@@ -31,6 +31,7 @@ use sea_orm::DbErr;
 use crate::citus::Distribution;
 use crate::migrator::version_table::VersionTable;
 use crate::name::{quote_ident, quote_literal};
+use crate::strict::{Strict, sql as strict_sql};
 use crate::{DEFAULT_VERSION_TABLE, TenantName};
 
 /// The tenant schema alone as the transaction's search path (see the module docs).
@@ -309,6 +310,55 @@ pub(crate) fn drop_schema(tenant: &TenantName) -> String {
     format!("DROP SCHEMA IF EXISTS {} CASCADE", tenant.quoted())
 }
 
+/// Drops the tenant: its schema and, in strict mode, as the owner role, its role too; the
+/// caller's role is put back after. Statements for a script, after the tenant's lock.
+pub(crate) fn drop_tenant(tenant: &TenantName, strict: Option<&Strict>) -> Vec<String> {
+    match strict {
+        None => vec![drop_schema(tenant)],
+        Some(strict) => vec![
+            strict_sql::SAVE_ROLE.to_owned(),
+            strict_sql::set_local_role(strict.owner_role()),
+            drop_schema(tenant),
+            strict_sql::drop_role(&strict.tenant_role(tenant)),
+            strict_sql::RESTORE_ROLE.to_owned(),
+        ],
+    }
+}
+
+/// [`drop_tenant`] as PL/pgSQL statements, for inside a `DO` block; in strict mode
+/// [`strict_sql::SAVE_ROLE`] must have run before the block.
+pub(crate) fn drop_tenant_statements(tenant: &TenantName, strict: Option<&Strict>) -> String {
+    match strict {
+        None => format!("{};", drop_schema(tenant)),
+        Some(strict) => format!(
+            "{} {}; {} {}",
+            strict_sql::become_owner_statement(strict.owner_role()),
+            drop_schema(tenant),
+            strict_sql::drop_role_statements(&strict.tenant_role(tenant)),
+            strict_sql::RESTORE_ROLE_STATEMENT,
+        ),
+    }
+}
+
+/// Renames the tenant `from` to `to`: its schema and, in strict mode, as the owner role, its
+/// role too. Statements for a script, after both tenants' locks and checks.
+pub(crate) fn rename_tenant(
+    from: &TenantName,
+    to: &TenantName,
+    strict: Option<&Strict>,
+) -> Vec<String> {
+    match strict {
+        None => vec![rename_schema(from, to)],
+        Some(strict) => vec![
+            strict_sql::SAVE_ROLE.to_owned(),
+            strict_sql::set_local_role(strict.owner_role()),
+            rename_schema(from, to),
+            strict_sql::rename_role(&strict.tenant_role(from), &strict.tenant_role(to)),
+            strict_sql::RESTORE_ROLE.to_owned(),
+        ],
+    }
+}
+
 /// Ends every other session that holds a lock on a relation of the schema `tenant` (for the
 /// `testing` feature's temporary tenants, whose drop must not wait on the test's own pool).
 #[cfg(feature = "testing")]
@@ -391,7 +441,15 @@ pub(crate) enum Creation<'a> {
 /// guard, the caller's search path stashed, the schema created, the search path moved to the
 /// tenant alone and its version table created if missing. The migrations follow, then
 /// [`provisioning_epilogue`].
-pub(crate) fn provisioning_prologue(tenant: &TenantName, creation: Creation<'_>) -> Vec<String> {
+///
+/// In strict mode (`strict`), the caller's role is stashed too and everything after the guard
+/// runs as the owner role, which so owns the schema and all it holds; the tenant's role is
+/// created if missing and granted its rows (see [`crate::strict`]).
+pub(crate) fn provisioning_prologue(
+    tenant: &TenantName,
+    creation: Creation<'_>,
+    strict: Option<&Strict>,
+) -> Vec<String> {
     let mut sql = vec![lock_tenant(tenant)];
     let create = match creation {
         Creation::New => {
@@ -406,19 +464,41 @@ pub(crate) fn provisioning_prologue(tenant: &TenantName, creation: Creation<'_>)
         }
     };
     sql.push(SAVE_SEARCH_PATH.to_owned());
+    if let Some(strict) = strict {
+        sql.push(strict_sql::SAVE_ROLE.to_owned());
+        sql.push(strict_sql::set_local_role(strict.owner_role()));
+    }
     sql.push(create);
+    if let Some(strict) = strict {
+        sql.extend(tenant_role(tenant, strict));
+    }
     sql.push(set_tenant_path(tenant));
     sql.push(VersionTable::new(tenant, DEFAULT_VERSION_TABLE).create_if_missing_sql());
     sql
 }
 
+/// Strict mode's role of `tenant`, created if missing and granted its schema's rows; run as
+/// the owner role once the schema exists.
+pub(crate) fn tenant_role(tenant: &TenantName, strict: &Strict) -> Vec<String> {
+    strict_sql::grant_tenant_role(
+        tenant,
+        &strict.tenant_role(tenant),
+        strict.owner_role(),
+        strict.runtime_role(),
+    )
+}
+
 /// The statements that end provisioning `tenant`: the version table's fingerprint rewritten
-/// and the caller's search path put back.
-pub(crate) fn provisioning_epilogue(tenant: &TenantName) -> Vec<String> {
-    vec![
+/// and the caller's search path (and, in strict mode, role) put back.
+pub(crate) fn provisioning_epilogue(tenant: &TenantName, strict: Option<&Strict>) -> Vec<String> {
+    let mut sql = vec![
         VersionTable::new(tenant, DEFAULT_VERSION_TABLE).fingerprint_sql(),
         restore_search_path(),
-    ]
+    ];
+    if strict.is_some() {
+        sql.push(strict_sql::RESTORE_ROLE.to_owned());
+    }
+    sql
 }
 
 /// SQLSTATE `duplicate_schema`: raised by sea-tenant's scripts when a schema that must not
@@ -546,7 +626,7 @@ mod tests {
     fn provisioning_takes_the_lock_before_anything_names_the_schema() {
         let t = name("org_7");
         for creation in [Creation::New, Creation::Ensure { guard: "GUARD" }] {
-            let prologue = provisioning_prologue(&t, creation);
+            let prologue = provisioning_prologue(&t, creation, None);
             assert_eq!(prologue[0], lock_tenant(&t));
             let path = prologue
                 .iter()
@@ -562,14 +642,14 @@ mod tests {
             );
             assert!(prologue[path + 1].contains(r#""org_7"."seaql_tenant_migrations""#));
         }
-        assert!(provisioning_prologue(&t, Creation::New).contains(&create_schema(&t)));
-        let ensure = provisioning_prologue(&t, Creation::Ensure { guard: "GUARD" });
+        assert!(provisioning_prologue(&t, Creation::New, None).contains(&create_schema(&t)));
+        let ensure = provisioning_prologue(&t, Creation::Ensure { guard: "GUARD" }, None);
         assert_eq!(ensure[1], "GUARD");
         assert!(ensure.contains(&create_schema_if_missing(&t)));
         assert_eq!(
-            provisioning_prologue(&t, Creation::Ensure { guard: " " }).len(),
+            provisioning_prologue(&t, Creation::Ensure { guard: " " }, None).len(),
             ensure.len() - 1
         );
-        assert_eq!(provisioning_epilogue(&t)[1], restore_search_path());
+        assert_eq!(provisioning_epilogue(&t, None)[1], restore_search_path());
     }
 }

@@ -427,11 +427,19 @@ pub const PATH_SPELLINGS: &[&str] = &[
 
 /// Case 1: inside `db.tenant(A).begin()`, no spelling of a path change is sent, and the next
 /// statement of that transaction still reads A's rows.
-pub async fn path_spellings_suite(admin: &DatabaseConnection, db: &DatabaseConnection, named: bool) {
+pub async fn path_spellings_suite(
+    admin: &DatabaseConnection,
+    db: &DatabaseConnection,
+    named: bool,
+) {
     for sql in PATH_SPELLINGS {
         // The spelling is real: on an unscoped connection it moves the path off adv_a.
-        let txn = sea_orm::TransactionTrait::begin(admin).await.expect("admin begin");
-        txn.execute_unprepared("SET LOCAL search_path TO adv_a").await.expect("path");
+        let txn = sea_orm::TransactionTrait::begin(admin)
+            .await
+            .expect("admin begin");
+        txn.execute_unprepared("SET LOCAL search_path TO adv_a")
+            .await
+            .expect("path");
         txn.execute_unprepared(sql)
             .await
             .unwrap_or_else(|e| panic!("the server refuses {sql}: {e}"));
@@ -521,7 +529,10 @@ pub async fn transaction_scope_suite(db: &DatabaseConnection) {
         .await
         .expect_err("a temporary table would outlive the caller's transaction");
     assert!(
-        matches!(ScopeError::find(&err), Some(ScopeError::SessionChanged { .. })),
+        matches!(
+            ScopeError::find(&err),
+            Some(ScopeError::SessionChanged { .. })
+        ),
         "{err}"
     );
     txn.commit().await.expect("commit (as a rollback)");

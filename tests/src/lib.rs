@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod events;
 pub mod fixtures;
 pub mod live_migrations;
+pub mod strict;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_tenant::testing::TestDatabase;

@@ -12,6 +12,7 @@ use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, QueryResult, Ru
 use super::version_table::VersionTable;
 use crate::TenantName;
 use crate::name::quote_literal;
+use crate::strict::Strict;
 
 /// A statement that names ~4,300 tables fails with "out of shared memory" under the default
 /// `max_locks_per_transaction`; one table per tenant, 500 per statement, stays well clear.
@@ -53,6 +54,9 @@ pub(crate) struct TenantState {
     pub applied: Vec<Arc<str>>,
     /// Whether `applied` comes from the table's fingerprint rather than its rows.
     pub from_fingerprint: bool,
+    /// In strict mode: the schema exists but the tenant's role does not (a tenant from before
+    /// strict mode, or made by hand), so a run must create and grant it.
+    pub lacks_role: bool,
 }
 
 /// A tenant on its way through a run: its line in the report, its name, and what the catalog
@@ -84,19 +88,32 @@ pub(crate) async fn load_catalog(
     tenants: &mut [TenantWork],
     table: &str,
     complete: Option<&CompleteSet>,
+    strict: Option<&Strict>,
 ) -> Result<(), DbErr> {
     for chunk in tenants.chunks_mut(CATALOG_BATCH) {
-        // Names are validated and quoted as literals.
+        // Names are validated and quoted as literals; so are role names.
         let values = chunk
             .iter()
             .enumerate()
-            .map(|(i, t)| format!("({i}, {})", t.name.literal()))
+            .map(|(i, t)| {
+                let role = strict.map_or_else(
+                    || "NULL::text".to_owned(),
+                    |s| quote_literal(&s.tenant_role(&t.name)),
+                );
+                format!("({i}, {}, {role})", t.name.literal())
+            })
             .collect::<Vec<_>>()
             .join(", ");
+        let lacks_role = if strict.is_some() {
+            "n.oid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r \
+             WHERE r.rolname = t.role)"
+        } else {
+            "false"
+        };
         let sql = format!(
             "SELECT t.i, n.oid IS NOT NULL AS schema_exists, c.oid IS NOT NULL AS has_table, \
-                    obj_description(c.oid, 'pg_class') AS fingerprint \
-             FROM (VALUES {values}) AS t(i, name) \
+                    obj_description(c.oid, 'pg_class') AS fingerprint, {lacks_role} AS lacks_role \
+             FROM (VALUES {values}) AS t(i, name, role) \
              LEFT JOIN pg_namespace n ON n.nspname = t.name \
              LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = {table} AND c.relkind = 'r'",
             table = quote_literal(table),
@@ -106,6 +123,7 @@ pub(crate) async fn load_catalog(
             let state = &mut chunk[i as usize].state;
             state.schema_exists = row.try_get("", "schema_exists")?;
             state.has_version_table = row.try_get("", "has_table")?;
+            state.lacks_role = row.try_get("", "lacks_role")?;
             let fingerprint: Option<String> = row.try_get("", "fingerprint")?;
             if let Some(complete) = complete
                 && fingerprint.as_deref() == Some(complete.fingerprint.as_str())
@@ -123,6 +141,9 @@ pub(crate) async fn load_catalog(
 ///
 /// `known` is the migration set's names, sorted: a recorded version that is one of them shares
 /// its allocation, so 10,000 tenants' states hold each name once.
+///
+/// In strict mode the migrator's login must be able to read them: a superuser, or a role that
+/// inherits the owner role's privileges (the runtime role does not).
 pub(crate) async fn load_versions(
     conn: &DatabaseConnection,
     tenants: &mut [TenantWork],

@@ -135,7 +135,14 @@ impl TenantMigrator {
         let loaded = self
             .on_app_pool(async {
                 let complete = self.complete_set(operation).await;
-                load_catalog(&self.db, &mut valid, &self.version_table, complete.as_ref()).await
+                load_catalog(
+                    &self.db,
+                    &mut valid,
+                    &self.version_table,
+                    complete.as_ref(),
+                    self.strict.as_deref(),
+                )
+                .await
             })
             .await;
         let work: Vec<TenantWork> = match loaded {
@@ -154,7 +161,10 @@ impl TenantMigrator {
             Ok(Ok(())) => valid
                 .into_iter()
                 .filter_map(|tenant| {
-                    if matches!(operation, Operation::Up(_)) && tenant.state.from_fingerprint {
+                    if matches!(operation, Operation::Up(_))
+                        && tenant.state.from_fingerprint
+                        && !tenant.state.lacks_role
+                    {
                         let entry = &mut report.tenants[tenant.slot];
                         entry.outcome = Outcome::UpToDate;
                         self.report_progress(tenant.name.as_str(), &entry.outcome);

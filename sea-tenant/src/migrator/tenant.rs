@@ -204,6 +204,17 @@ impl<'a> TenantTransactions<'a> {
             lock = tenant_sql::lock_tenant(self.tenant),
             path = tenant_sql::set_tenant_path(self.tenant),
         );
+        if let Some(strict) = &self.migrator.strict {
+            if self.state.lacks_role {
+                // A tenant from before strict mode: handed to the owner role first, by the
+                // migrating login.
+                sql += "; ";
+                sql += &crate::strict::sql::adopt_schema(self.tenant, strict.owner_role());
+            }
+            // The owner role owns the schema and everything migrations create in it.
+            sql += "; ";
+            sql += &crate::strict::sql::set_local_role(strict.owner_role());
+        }
         if !durable {
             // Only this transaction's commit stops waiting for the WAL flush; it stays atomic,
             // and the tenant's last commit (synchronous) flushes it before the tenant is
@@ -213,6 +224,14 @@ impl<'a> TenantTransactions<'a> {
         if !self.state.schema_exists {
             sql += "; ";
             sql += &tenant_sql::create_schema_if_missing(self.tenant);
+        }
+        if let Some(strict) = &self.migrator.strict
+            && (!self.state.schema_exists || self.state.lacks_role)
+        {
+            for statement in tenant_sql::tenant_role(self.tenant, strict) {
+                sql += "; ";
+                sql += &statement;
+            }
         }
         if !self.state.has_version_table {
             sql += "; ";
@@ -271,6 +290,7 @@ impl<'a> TenantTransactions<'a> {
     fn created(&mut self) {
         self.state.schema_exists = true;
         self.state.has_version_table = true;
+        self.state.lacks_role = false;
     }
 
     async fn up(&mut self, steps: Option<u32>) -> Result<()> {
@@ -296,6 +316,12 @@ impl<'a> TenantTransactions<'a> {
                 .await
                 .map_err(Error::tenant_db(self.tenant))?;
             self.commit(txn, true).await?;
+        }
+        if count == 0 && self.state.lacks_role && self.migrator.strict.is_some() {
+            // A tenant from before strict mode: its role and grants, nothing else.
+            let txn = self.begin(true).await?;
+            self.commit(txn, true).await?;
+            self.created();
         }
         for (i, pending) in pending.into_iter().enumerate() {
             let durable = i + 1 == count;
@@ -428,13 +454,21 @@ impl<'a> TenantTransactions<'a> {
     async fn recreate_schema(&mut self) -> Result<()> {
         // Not durable on its own: the migrations that follow end with a synchronous commit.
         let txn = self.begin(false).await?;
-        txn.execute_unprepared(&format!(
+        let mut sql = format!(
             "{}; {}",
             tenant_sql::drop_schema(self.tenant),
             tenant_sql::create_schema(self.tenant)
-        ))
-        .await
-        .map_err(Error::tenant_db(self.tenant))?;
+        );
+        if let Some(strict) = &self.migrator.strict {
+            // The role outlives the dropped schema; its grants on the new one are new.
+            for statement in tenant_sql::tenant_role(self.tenant, strict) {
+                sql += "; ";
+                sql += &statement;
+            }
+        }
+        txn.execute_unprepared(&sql)
+            .await
+            .map_err(Error::tenant_db(self.tenant))?;
         self.commit(txn, false).await?;
         self.state = TenantState {
             schema_exists: true,

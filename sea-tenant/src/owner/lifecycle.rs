@@ -168,18 +168,25 @@ where
             .filter(pk)
             .build(DbBackend::Postgres)
             .to_string();
+        let strict = crate::strict::current();
         let block = guarded_block(
             &format!(
-                "{delete};\nIF FOUND THEN {drop};\n\
+                "{delete};\nIF FOUND THEN {drop}\n\
                  ELSIF EXISTS ({still_there}) THEN RAISE EXCEPTION USING ERRCODE = \
                  '{ROW_CHANGED}', MESSAGE = 'sea-tenant: owner row changed while being deleted'; \
                  END IF;",
-                drop = tenant_sql::drop_schema(&name)
+                drop = tenant_sql::drop_tenant_statements(&name, strict.as_deref())
             ),
             &name,
         )?;
-        // The tenant's lock first, as everywhere (see `tenant_sql.rs`).
-        let sql = format!("{};\n{block}", tenant_sql::lock_tenant(&name));
+        // The tenant's lock first, as everywhere (see `tenant_sql.rs`); in strict mode the
+        // caller's role is stashed before the block becomes the owner for the drop.
+        let stash = if strict.is_some() {
+            format!("{};\n", crate::strict::sql::SAVE_ROLE)
+        } else {
+            String::new()
+        };
+        let sql = format!("{};\n{stash}{block}", tenant_sql::lock_tenant(&name));
         match db.execute_unprepared(&sql).await {
             Ok(_) => {
                 tracing::info!(tenant = %name, "dropped tenant schema with its owner row");

@@ -62,9 +62,12 @@ async fn apply(
     tenant: &TenantName,
     creation: Creation<'_>,
 ) -> Result<()> {
-    txn.execute_unprepared(&tenant_sql::provisioning_prologue(tenant, creation).join(";\n"))
-        .await
-        .map_err(|e| classify(e, tenant, tenant))?;
+    let strict = crate::strict::current();
+    txn.execute_unprepared(
+        &tenant_sql::provisioning_prologue(tenant, creation, strict.as_deref()).join(";\n"),
+    )
+    .await
+    .map_err(|e| classify(e, tenant, tenant))?;
     let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
     // Read under the tenant's lock, which every other writer of the version table takes:
     // nothing can record a version until this transaction ends.
@@ -97,8 +100,10 @@ async fn apply(
             .await
             .map_err(Error::tenant_db(tenant))?;
     }
-    txn.execute_unprepared(&tenant_sql::provisioning_epilogue(tenant).join(";\n"))
-        .await
-        .map_err(Error::tenant_db(tenant))?;
+    txn.execute_unprepared(
+        &tenant_sql::provisioning_epilogue(tenant, strict.as_deref()).join(";\n"),
+    )
+    .await
+    .map_err(Error::tenant_db(tenant))?;
     Ok(())
 }

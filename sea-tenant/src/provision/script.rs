@@ -75,8 +75,10 @@ impl MigrationScript {
     /// ```
     pub fn create_sql(&self, tenant: &TenantName) -> String {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
+        let strict = crate::strict::current();
         let mut sql = String::new();
-        for statement in tenant_sql::provisioning_prologue(tenant, Creation::New) {
+        for statement in tenant_sql::provisioning_prologue(tenant, Creation::New, strict.as_deref())
+        {
             push(&mut sql, &statement);
         }
         for step in &self.steps {
@@ -85,7 +87,7 @@ impl MigrationScript {
             }
             push(&mut sql, &table.insert_sql(&step.name));
         }
-        for statement in tenant_sql::provisioning_epilogue(tenant) {
+        for statement in tenant_sql::provisioning_epilogue(tenant, strict.as_deref()) {
             push(&mut sql, &statement);
         }
         sql
@@ -102,8 +104,11 @@ impl MigrationScript {
     /// before anything is created, that may abort the script (an owner-row check).
     pub(crate) fn guarded_provision_sql(&self, tenant: &TenantName, guard: &str) -> Result<String> {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
+        let strict = crate::strict::current();
         let mut sql = String::new();
-        for statement in tenant_sql::provisioning_prologue(tenant, Creation::Ensure { guard }) {
+        for statement in
+            tenant_sql::provisioning_prologue(tenant, Creation::Ensure { guard }, strict.as_deref())
+        {
             push(&mut sql, &statement);
         }
         // The pending check has to happen inside the script (not by reading the version table
@@ -123,7 +128,7 @@ impl MigrationScript {
             let tag = dollar_tag(&block, &step.name)?;
             push(&mut sql, &format!("DO {tag}BEGIN\n{block}\nEND{tag}"));
         }
-        for statement in tenant_sql::provisioning_epilogue(tenant) {
+        for statement in tenant_sql::provisioning_epilogue(tenant, strict.as_deref()) {
             push(&mut sql, &statement);
         }
         Ok(sql)

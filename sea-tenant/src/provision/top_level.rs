@@ -134,6 +134,7 @@ impl MigrationScript {
         guard: &str,
         state: &TenantState,
     ) -> Result<String> {
+        let strict = crate::strict::current();
         let mut guard_then_check = String::new();
         if !guard.trim().is_empty() {
             push(&mut guard_then_check, guard);
@@ -153,7 +154,7 @@ impl MigrationScript {
         let creation = Creation::Ensure {
             guard: &guard_then_check,
         };
-        for statement in tenant_sql::provisioning_prologue(tenant, creation) {
+        for statement in tenant_sql::provisioning_prologue(tenant, creation, strict.as_deref()) {
             push(&mut sql, &statement);
         }
         for step in &self.steps {
@@ -165,7 +166,7 @@ impl MigrationScript {
             }
             push(&mut sql, &table.insert_sql(&step.name));
         }
-        for statement in tenant_sql::provisioning_epilogue(tenant) {
+        for statement in tenant_sql::provisioning_epilogue(tenant, strict.as_deref()) {
             push(&mut sql, &statement);
         }
         Ok(sql)

@@ -110,10 +110,10 @@ fn rule_for(statement: &str, screen: Screen) -> Result<Option<&'static str>, lex
     }
     // In a caller's transaction, also the functions that act on the session, under any name.
     for token in tokens {
-        if let Some(name) = token?.name() {
-            if SESSION_FUNCTIONS.contains(&name.as_str()) {
-                return Ok(Some(SESSION_FUNCTION_IN_CALLERS_TRANSACTION));
-            }
+        if let Some(name) = token?.name()
+            && SESSION_FUNCTIONS.contains(&name.as_str())
+        {
+            return Ok(Some(SESSION_FUNCTION_IN_CALLERS_TRANSACTION));
         }
     }
     Ok(None)

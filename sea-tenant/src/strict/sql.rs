@@ -63,6 +63,26 @@ pub(crate) fn grant_tenant_role(
     ]
 }
 
+/// Hands the schema `tenant` and its relations (tables, views, sequences that no column owns;
+/// owned ones follow their table) to `owner`: a tenant from before strict mode, whose objects
+/// the migrating login made. Run as that login (a superuser, or the objects' owner and a member
+/// of `owner`), before becoming `owner`.
+pub(crate) fn adopt_schema(tenant: &TenantName, owner: &str) -> String {
+    format!(
+        "DO $sea_tenant_adopt$ DECLARE r record; BEGIN \
+         EXECUTE pg_catalog.format('ALTER SCHEMA %I OWNER TO %I', {schema}, {owner}); \
+         FOR r IN SELECT c.relname FROM pg_catalog.pg_class c \
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+           WHERE n.nspname = {schema} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+             AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass) \
+         LOOP EXECUTE pg_catalog.format('ALTER TABLE %I.%I OWNER TO %I', {schema}, r.relname, {owner}); END LOOP; \
+         END $sea_tenant_adopt$",
+        schema = tenant.literal(),
+        owner = quote_literal(owner),
+    )
+}
+
 /// Renames the tenant role with its schema (a no-op where the old role does not exist: a
 /// tenant from before strict mode).
 pub(crate) fn rename_role(from: &str, to: &str) -> String {
@@ -76,21 +96,40 @@ pub(crate) fn rename_role(from: &str, to: &str) -> String {
     )
 }
 
-/// Drops the tenant role after its schema was dropped. A role that still holds privileges in
-/// another database of the cluster (the same prefix used twice) is kept: its privileges here
-/// went with the schema.
-pub(crate) fn drop_role(role: &str) -> String {
+/// Drops the tenant role after its schema was dropped, as PL/pgSQL statements (for a `DO`
+/// block, see [`drop_role`]). A role that still holds privileges in another database of the
+/// cluster (the same prefix used twice) is kept: its privileges here went with the schema.
+pub(crate) fn drop_role_statements(role: &str) -> String {
     format!(
-        "DO $sea_tenant_role$ BEGIN \
-         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN \
+        "IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN \
          BEGIN DROP ROLE {quoted}; \
          EXCEPTION WHEN dependent_objects_still_exist THEN \
          RAISE NOTICE 'sea-tenant: role % kept: it holds privileges in another database', {literal}; \
-         END; END IF; END $sea_tenant_role$",
+         END; END IF;",
         literal = quote_literal(role),
         quoted = quote_ident(role),
     )
 }
+
+/// [`drop_role_statements`] as a statement of its own.
+pub(crate) fn drop_role(role: &str) -> String {
+    format!(
+        "DO $sea_tenant_role$ BEGIN {} END $sea_tenant_role$",
+        drop_role_statements(role)
+    )
+}
+
+/// PL/pgSQL: become `owner` for the rest of the transaction (after [`SAVE_ROLE`]).
+pub(crate) fn become_owner_statement(owner: &str) -> String {
+    format!(
+        "PERFORM pg_catalog.set_config('role', {}, true);",
+        quote_literal(owner)
+    )
+}
+
+/// PL/pgSQL: [`RESTORE_ROLE`].
+pub(crate) const RESTORE_ROLE_STATEMENT: &str = "PERFORM pg_catalog.set_config('role', \
+     pg_catalog.current_setting('sea_tenant.saved_role'), true);";
 
 /// Every privilege on the schema `tenant`, its tables and sequences held by a role other than
 /// the schema's owner and `role`, as `(grantee, object)`; empty when the tenant is kept apart.

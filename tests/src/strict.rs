@@ -1,0 +1,115 @@
+//! Strict mode's world for a test binary: the process-wide [`Strict`] configuration (roles named
+//! after the binary, so test binaries running side by side never share a role), a database set
+//! up for it, and a pool that connects as the runtime role.
+//!
+//! Roles are shared by every database of the server: tenants of strict tests get unique names
+//! ([`unique_name`](crate::unique_name)), and [`StrictDb::drop_tenant_roles`] removes the roles
+//! a test made.
+
+use std::sync::OnceLock;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_tenant::TenantName;
+use sea_tenant::strict::{self, Strict};
+
+use crate::{TestDb, connect, strings};
+
+/// The strict configuration of the binary `binary` (e.g. `"strict"`), turned on for the whole
+/// process: runtime role `st_<binary>_app`, owner `st_<binary>_owner`, tenant roles
+/// `st_<binary>_<tenant>`.
+pub fn enable(binary: &str) -> Strict {
+    static CONFIG: OnceLock<Strict> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        Strict::new(format!("st_{binary}_app"), format!("st_{binary}_owner"))
+            .and_then(|s| s.with_role_prefix(format!("st_{binary}_")))
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    strict::enable(config.clone());
+    config.clone()
+}
+
+/// A test database set up for strict mode, with a pool that logs in as the runtime role.
+pub struct StrictDb {
+    /// The database; `test.db` logs in as the server's superuser (the admin's view).
+    pub test: TestDb,
+    /// A pool on the database as the runtime role: what the application uses.
+    pub runtime: DatabaseConnection,
+    /// The configuration in force.
+    pub strict: Strict,
+}
+
+impl StrictDb {
+    /// A fresh database for `binary`'s strict configuration: [`strict::setup`] run on it as the
+    /// superuser, `public` usable by the runtime role, and a runtime pool of
+    /// `max_connections`.
+    pub async fn new(binary: &str, label: &str, max_connections: u32) -> StrictDb {
+        let strict = enable(binary);
+        let test = TestDb::new(label).await;
+        setup(&test.db, &strict).await;
+        test.db
+            .execute_unprepared(&format!(
+                "GRANT USAGE ON SCHEMA public TO {app}; \
+                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO {app}; \
+                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO {app}",
+                app = strict.runtime_role()
+            ))
+            .await
+            .expect("public for the runtime role");
+        let runtime = connect(
+            &url_with_user(&test.url, strict.runtime_role()),
+            max_connections,
+        )
+        .await;
+        StrictDb {
+            test,
+            runtime,
+            strict,
+        }
+    }
+
+    /// The role of `tenant`.
+    pub fn role(&self, tenant: &TenantName) -> String {
+        self.strict.tenant_role(tenant)
+    }
+
+    /// Whether the role `role` exists on the server.
+    pub async fn role_exists(&self, role: &str) -> bool {
+        let found = strings(
+            &self.test.db,
+            &format!("SELECT rolname::text FROM pg_roles WHERE rolname = '{role}'"),
+        )
+        .await;
+        !found.is_empty()
+    }
+
+    /// Drops the roles of `tenants` (after their schemas, which hold their privileges).
+    pub async fn drop_tenant_roles(&self, tenants: &[&TenantName]) {
+        for tenant in tenants {
+            let role = self.role(tenant);
+            self.test
+                .db
+                .execute_unprepared(&format!(
+                    "DROP SCHEMA IF EXISTS \"{tenant}\" CASCADE; DROP ROLE IF EXISTS \"{role}\""
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("drop role {role}: {e}"));
+        }
+    }
+}
+
+/// [`strict::setup`], one call at a time in this process: concurrent `ALTER ROLE`s of one role
+/// fail with "tuple concurrently updated".
+async fn setup(admin: &DatabaseConnection, config: &Strict) {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = ONE_AT_A_TIME.lock().await;
+    strict::setup(admin, config)
+        .await
+        .unwrap_or_else(|e| panic!("strict set-up: {e}"));
+}
+
+/// `url` logging in as `user` (no password: the test server trusts loopback).
+pub fn url_with_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}@{host}")
+}

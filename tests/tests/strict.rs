@@ -1,0 +1,303 @@
+//! Strict mode (issue 19): PostgreSQL's privileges keep tenants apart. The application logs in
+//! as the runtime role, on a pool of one connection so that reuse is certain; every way around
+//! the scope ends in `permission denied`, never in another tenant's rows, and roles live and die
+//! with their schemas.
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_tenant::scope::ScopeError;
+use sea_tenant::{Outcome, TenantConnectionExt, TenantMigrator, TenantName, provision, tenants};
+use sea_tenant_tests::adversary::PATH_SPELLINGS;
+use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations};
+use sea_tenant_tests::strict::StrictDb;
+use sea_tenant_tests::{strings, unique_name};
+
+const BINARY: &str = "strict";
+
+fn name(label: &str) -> TenantName {
+    TenantName::new(unique_name(label)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `err` is PostgreSQL's `insufficient_privilege` (42501).
+fn assert_denied(result: Result<impl std::fmt::Debug, DbErr>, what: &str) {
+    let err = match result {
+        Ok(rows) => panic!("{what}: expected permission denied, got {rows:?}"),
+        Err(err) => err,
+    };
+    let text = sea_tenant::DbError(&err).to_string();
+    assert!(
+        text.contains("(SQLSTATE 42501)"),
+        "{what}: expected permission denied, got {text}"
+    );
+}
+
+/// A name resolved through a `search_path` naming a schema the role may not use: PostgreSQL
+/// skips such schemas, so the table is not found (42P01) rather than denied.
+fn assert_not_found(result: Result<impl std::fmt::Debug, DbErr>, what: &str) {
+    let err = match result {
+        Ok(rows) => panic!("{what}: expected no such relation, got {rows:?}"),
+        Err(err) => err,
+    };
+    let text = sea_tenant::DbError(&err).to_string();
+    assert!(
+        text.contains("(SQLSTATE 42P01)"),
+        "{what}: expected no such relation, got {text}"
+    );
+}
+
+async fn titles(db: &impl ConnectionTrait, sql: &str) -> Result<Vec<String>, DbErr> {
+    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect()
+}
+
+/// Two tenants provisioned by the application itself (runtime role, owner role through
+/// `SET LOCAL ROLE`), one row each.
+async fn two_tenants(w: &StrictDb) -> (TenantName, TenantName) {
+    let (a, b) = (name("sa"), name("sb"));
+    for (tenant, title) in [(&a, "a"), (&b, "b")] {
+        provision::provision_tenant_on::<BlogMigrations, _>(&w.runtime, tenant)
+            .await
+            .unwrap_or_else(|e| panic!("provision {tenant} as the runtime role: {e}"));
+        w.runtime
+            .tenant(tenant)
+            .execute_unprepared(&format!("INSERT INTO post (title) VALUES ('{title}')"))
+            .await
+            .unwrap_or_else(|e| panic!("insert into {tenant}: {e}"));
+    }
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_way_around_the_scope_is_permission_denied() {
+    let w = StrictDb::new(BINARY, "strict_denied", 1).await;
+    let (a, b) = two_tenants(&w).await;
+    let db = &w.runtime;
+    let scope = db.tenant(&a);
+    let qualified = format!("SELECT title FROM \"{b}\".post");
+
+    // The scope still reads its own tenant, on every path.
+    assert_eq!(
+        titles(&scope, "SELECT title FROM post")
+            .await
+            .expect("own rows"),
+        ["a"]
+    );
+    let txn = scope.begin().await.expect("begin");
+    assert_eq!(
+        titles(&txn, "SELECT title FROM post")
+            .await
+            .expect("own rows"),
+        ["a"]
+    );
+    txn.commit().await.expect("commit");
+
+    // A forgotten scope: an unscoped query, qualified or through the path.
+    assert_denied(titles(db, &qualified).await, "unscoped qualified");
+    db.execute_unprepared(&format!("SET search_path TO \"{b}\""))
+        .await
+        .expect("an app that sets its own path");
+    assert_not_found(
+        titles(db, "SELECT title FROM post").await,
+        "unscoped via path",
+    );
+    db.execute_unprepared("RESET search_path")
+        .await
+        .expect("reset");
+
+    // Inside the scope: another tenant's qualified name, on each path.
+    assert_denied(titles(&scope, &qualified).await, "scope, one message");
+    assert_denied(
+        scope
+            .execute_unprepared(&format!("DELETE FROM \"{b}\".post"))
+            .await,
+        "scope, write",
+    );
+    let txn = scope.begin().await.expect("begin");
+    assert_denied(titles(&txn, &qualified).await, "scope transaction");
+    txn.rollback().await.expect("rollback");
+
+    // A function that moves the path mid-transaction.
+    let txn = scope.begin().await.expect("begin");
+    txn.execute_unprepared(&format!(
+        "SELECT set_config('search_path', '\"{b}\"', true)"
+    ))
+    .await
+    .expect("set_config is not screened in a TenantTransaction");
+    assert_not_found(
+        titles(&txn, "SELECT title FROM post").await,
+        "path moved by set_config",
+    );
+    txn.rollback().await.expect("rollback");
+    w.test
+        .db
+        .execute_unprepared(
+            "CREATE FUNCTION public.peek(path text) RETURNS SETOF text LANGUAGE plpgsql AS $$ \
+             BEGIN PERFORM set_config('search_path', path, true); \
+             RETURN QUERY EXECUTE 'SELECT title FROM post'; END $$",
+        )
+        .await
+        .expect("create peek()");
+    assert_not_found(
+        titles(&scope, &format!("SELECT * FROM public.peek('\"{b}\"')")).await,
+        "a function that changes the path",
+    );
+
+    // Inside a caller's transaction.
+    let caller = db.begin().await.expect("caller's begin");
+    assert_denied(
+        titles(&caller.tenant(&a), &qualified).await,
+        "TransactionScope",
+    );
+    caller.rollback().await.expect("rollback");
+
+    // The screen's refusals hold in strict mode too (cases 1-3).
+    for sql in PATH_SPELLINGS {
+        let txn = scope.begin().await.expect("begin");
+        let err = txn.execute_unprepared(sql).await.expect_err(sql);
+        assert!(ScopeError::find(&err).is_some(), "{sql}: {err}");
+        txn.rollback().await.expect("rollback");
+    }
+    // So does SET ROLE, the way out that privileges alone cannot close.
+    let txn = scope.begin().await.expect("begin");
+    let err = txn
+        .execute_unprepared(&format!("SET ROLE \"{}\"", w.role(&b)))
+        .await
+        .expect_err("SET ROLE to another tenant");
+    assert!(ScopeError::find(&err).is_some(), "{err}");
+    txn.rollback().await.expect("rollback");
+
+    // Nothing was read or written in b.
+    assert_eq!(
+        strings(&w.test.db, &format!("SELECT title FROM \"{b}\".post")).await,
+        ["b"]
+    );
+    w.drop_tenant_roles(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_created_renamed_and_dropped_with_their_schemas() {
+    let w = StrictDb::new(BINARY, "strict_life", 2).await;
+    let (a, b) = two_tenants(&w).await;
+    for tenant in [&a, &b] {
+        assert!(w.role_exists(&w.role(tenant)).await, "role of {tenant}");
+        assert!(
+            sea_tenant::strict::foreign_privileges(&w.test.db, &w.strict, tenant)
+                .await
+                .expect("privileges")
+                .is_empty(),
+            "{tenant} is kept apart"
+        );
+    }
+
+    let renamed = name("sr");
+    provision::rename_tenant_on(&w.runtime, &a, &renamed)
+        .await
+        .expect("rename as the runtime role");
+    assert!(!w.role_exists(&w.role(&a)).await, "old role gone");
+    assert!(w.role_exists(&w.role(&renamed)).await, "new role there");
+    assert_eq!(
+        titles(&w.runtime.tenant(&renamed), "SELECT title FROM post")
+            .await
+            .expect("renamed tenant reads its rows"),
+        ["a"]
+    );
+
+    provision::drop_tenant_on(&w.runtime, &b)
+        .await
+        .expect("drop as the runtime role");
+    assert!(
+        !w.role_exists(&w.role(&b)).await,
+        "dropped tenant's role gone"
+    );
+
+    // A failed creation leaves neither schema nor role.
+    let broken = name("sx");
+    let err = provision::provision_tenant_on::<sea_tenant_tests::fixtures::BrokenMigrations, _>(
+        &w.runtime, &broken,
+    )
+    .await
+    .expect_err("a migration fails");
+    assert!(err.to_string().contains(broken.as_str()), "{err}");
+    assert!(
+        !w.role_exists(&w.role(&broken)).await,
+        "no role without its schema"
+    );
+    w.drop_tenant_roles(&[&renamed, &b, &broken]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migrator_creates_roles_grants_new_tables_and_brings_old_tenants_in() {
+    let w = StrictDb::new(BINARY, "strict_migrator", 2).await;
+    let (fresh, old) = (name("sm"), name("so"));
+    // `old` predates strict mode: made by the superuser, no role.
+    let plain = TenantMigrator::new(
+        w.test.db.clone(),
+        BlogV2Migrations,
+        tenants::fixed(vec![old.to_string()]),
+    )
+    .create_missing(true)
+    .strict(None);
+    assert!(plain.up(None).await.expect("up").is_success());
+    assert!(!w.role_exists(&w.role(&old)).await);
+
+    // The deploy (as the superuser login) creates `fresh` with its role, applies the third
+    // migration (a new column) in `old` and brings it into strict mode.
+    let migrator = TenantMigrator::new(
+        w.test.db.clone(),
+        BlogMigrations,
+        tenants::fixed(vec![fresh.to_string(), old.to_string()]),
+    )
+    .create_missing(true);
+    let report = migrator.up(None).await.expect("up");
+    assert!(report.is_success(), "{report}");
+    for tenant in [&fresh, &old] {
+        assert!(w.role_exists(&w.role(tenant)).await, "role of {tenant}");
+        let scope = w.runtime.tenant(tenant);
+        scope
+            .execute_unprepared("INSERT INTO post (title, published) VALUES ('x', true)")
+            .await
+            .unwrap_or_else(|e| panic!("write in {tenant} through its role: {e}"));
+        assert_eq!(
+            titles(&scope, "SELECT title FROM post")
+                .await
+                .expect("read"),
+            ["x"]
+        );
+        assert!(
+            sea_tenant::strict::foreign_privileges(&w.test.db, &w.strict, tenant)
+                .await
+                .expect("privileges")
+                .is_empty(),
+            "{tenant} is kept apart"
+        );
+    }
+    // A second deploy has nothing to do.
+    let again = migrator.up(None).await.expect("up");
+    assert!(
+        again
+            .tenants
+            .iter()
+            .all(|t| matches!(t.outcome, Outcome::UpToDate)),
+        "{again}"
+    );
+    // The runtime role cannot do DDL on a tenant.
+    assert_denied(
+        w.runtime
+            .tenant(&fresh)
+            .execute_unprepared("DROP TABLE comment")
+            .await,
+        "DDL through a scope",
+    );
+    // `fresh` recreates schema and grants.
+    let report = migrator.fresh().await.expect("fresh");
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        titles(&w.runtime.tenant(&old), "SELECT title FROM post")
+            .await
+            .expect("read after fresh"),
+        Vec::<String>::new()
+    );
+    w.drop_tenant_roles(&[&fresh, &old]).await;
+}
