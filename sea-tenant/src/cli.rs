@@ -61,7 +61,10 @@ use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait;
 
 use crate::codegen::{NewMigration, Target};
-use crate::{AllTenants, Error, Operation, Outcome, Progress, Report, TenantMigrator};
+use crate::strict::Strict;
+use crate::{
+    AllTenants, Error, Operation, Outcome, Progress, Report, Result, TenantMigrator, TenantName,
+};
 
 /// The command line of a tenant migration binary.
 #[derive(Debug, Parser)]
@@ -128,6 +131,32 @@ pub struct Cli {
     #[arg(long, default_value = crate::DEFAULT_VERSION_TABLE, global = true)]
     pub version_table: String,
 
+    /// Strict mode (see `sea_tenant::strict`): the role the application logs in as. With
+    /// `--strict-owner-role`, tenants get roles of their own and migrations run as the owner.
+    /// [default: the application's `strict::enable`, if it called it]
+    #[arg(
+        long,
+        value_name = "ROLE",
+        env = "SEA_TENANT_STRICT_RUNTIME_ROLE",
+        requires = "strict_owner_role",
+        global = true
+    )]
+    pub strict_runtime_role: Option<String>,
+
+    /// Strict mode: the role that owns tenant schemas.
+    #[arg(
+        long,
+        value_name = "ROLE",
+        env = "SEA_TENANT_STRICT_OWNER_ROLE",
+        requires = "strict_runtime_role",
+        global = true
+    )]
+    pub strict_owner_role: Option<String>,
+
+    /// Strict mode: the prefix of tenant roles (one per database of a server).
+    #[arg(long, value_name = "PREFIX", env = "SEA_TENANT_STRICT_ROLE_PREFIX", default_value = crate::strict::DEFAULT_ROLE_PREFIX, global = true)]
+    pub strict_role_prefix: String,
+
     /// What to do; `up` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -148,8 +177,12 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 1)]
         num: u32,
     },
-    /// Show applied and pending migrations of each tenant.
+    /// Show applied and pending migrations of each tenant; in strict mode also every tenant
+    /// whose role is missing or whose schema other roles may use.
     Status,
+    /// Prepare the database for strict mode (needs the --strict-* roles): the owner role, the
+    /// runtime role made NOINHERIT; says what it did. Run once, as a superuser.
+    StrictSetup,
     /// Drop and recreate each tenant schema, then apply every migration.
     Fresh,
     /// Roll back every migration, then apply every migration.
@@ -168,6 +201,69 @@ pub enum Command {
         #[arg(short = 'd', long)]
         migration_dir: Option<PathBuf>,
     },
+}
+
+impl Cli {
+    /// The strict-mode configuration the flags (or their environment variables) give.
+    fn strict(&self) -> Result<Option<Strict>> {
+        let (Some(runtime), Some(owner)) = (&self.strict_runtime_role, &self.strict_owner_role)
+        else {
+            return Ok(None);
+        };
+        let strict = Strict::new(runtime.clone(), owner.clone())?
+            .with_role_prefix(self.strict_role_prefix.clone())?;
+        Ok(Some(strict))
+    }
+}
+
+/// `strict-setup`: [`strict::setup`](crate::strict::setup), each step on a line.
+async fn strict_setup(db: &sea_orm::DatabaseConnection, strict: Option<&Strict>) -> i32 {
+    let Some(strict) = strict else {
+        eprintln!(
+            "error: strict-setup needs --strict-runtime-role and --strict-owner-role \
+             (or SEA_TENANT_STRICT_RUNTIME_ROLE and SEA_TENANT_STRICT_OWNER_ROLE)"
+        );
+        return 2;
+    };
+    match crate::strict::setup(db, strict).await {
+        Ok(done) => {
+            for line in done {
+                println!("done: {line}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// After `status` in strict mode: lists each tenant whose role is missing or whose schema other
+/// roles may use, on stderr; whether there was none.
+async fn kept_apart(db: &sea_orm::DatabaseConnection, strict: &Strict, report: &Report) -> bool {
+    let tenants: Vec<TenantName> = report
+        .tenants
+        .iter()
+        .filter(|t| !matches!(t.outcome, Outcome::Missing | Outcome::Failed { .. }))
+        .filter_map(|t| TenantName::new(t.tenant.clone()).ok())
+        .collect();
+    match crate::strict::tenants_not_apart(db, strict, &tenants).await {
+        Ok(found) if found.is_empty() => true,
+        Ok(found) => {
+            for (tenant, problems) in found {
+                eprintln!(
+                    "strict mode: tenant {tenant} is not kept apart: {}",
+                    problems.join(", ")
+                );
+            }
+            false
+        }
+        Err(e) => {
+            eprintln!("error: checking the tenants' privileges failed: {e}");
+            false
+        }
+    }
 }
 
 /// Parses the process arguments, runs the command and exits with its code.
@@ -211,8 +307,15 @@ where
     };
     init_tracing(cli.verbose);
 
+    let strict = match cli.strict() {
+        Ok(strict) => strict,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let operation = match &cli.command {
-        None => Operation::Up(None),
+        None | Some(Command::StrictSetup) => Operation::Up(None),
         Some(Command::Up { num }) => Operation::Up(*num),
         Some(Command::Down { num }) => Operation::Down(Some(*num)),
         Some(Command::Status) => Operation::Status,
@@ -259,7 +362,17 @@ where
         }
     };
 
-    let runner = TenantMigrator::new(db.clone(), migrator, all_tenants)
+    if matches!(cli.command, Some(Command::StrictSetup)) {
+        let code = strict_setup(&db, strict.as_ref()).await;
+        db.close().await.ok();
+        return code;
+    }
+    let mut runner = TenantMigrator::new(db.clone(), migrator, all_tenants);
+    if strict.is_some() {
+        runner = runner.strict(strict.clone());
+    }
+    let strict = runner.strict_config();
+    let runner = runner
         .version_table(cli.version_table.clone())
         .concurrency(cli.concurrency)
         .fail_fast(cli.fail_fast)
@@ -272,11 +385,20 @@ where
         .except(cli.except.clone())
         .progress(Arc::new(CliProgress::new()));
     let result = runner.run_operation(operation).await;
+    let apart = match (&result, &strict) {
+        (Ok(report), Some(strict)) if operation == Operation::Status => {
+            kept_apart(&db, strict, report).await
+        }
+        _ => true,
+    };
     db.close().await.ok();
     match result {
         Ok(report) => {
             print_report(&report);
-            exit_code(&report)
+            match exit_code(&report) {
+                0 if !apart => 1,
+                code => code,
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

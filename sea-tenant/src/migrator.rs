@@ -271,6 +271,11 @@ impl TenantMigrator {
         self
     }
 
+    /// The strict-mode configuration this migrator runs with, if any.
+    pub fn strict_config(&self) -> Option<Arc<crate::strict::Strict>> {
+        self.strict.clone()
+    }
+
     /// Report progress, tenant by tenant.
     pub fn progress(mut self, progress: Arc<dyn Progress>) -> Self {
         self.progress = Some(progress);

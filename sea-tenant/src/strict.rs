@@ -5,7 +5,8 @@
 //! schema (`other.item`), or calls a function that changes the path mid-transaction reaches
 //! whatever that role may reach. With strict mode on:
 //!
-//! - each tenant has a role of its own ([`Strict::tenant_role`]: `NOLOGIN NOINHERIT`) holding
+//! - each tenant has a role of its own ([`Strict::tenant_role`], `NOLOGIN`, a member of
+//!   [`Strict::shared_role`] for shared tables) holding
 //!   `USAGE` on its schema and the row privileges (`SELECT, INSERT, UPDATE, DELETE`, sequences
 //!   `USAGE, SELECT, UPDATE`) on its tables, also those later migrations create (default
 //!   privileges of the owner role);
@@ -63,6 +64,7 @@ pub const DEFAULT_ROLE_PREFIX: &str = "tenant_";
 pub struct Strict {
     runtime_role: String,
     owner_role: String,
+    shared_role: String,
     role_prefix: String,
 }
 
@@ -116,9 +118,11 @@ impl Strict {
         if runtime_role == owner_role {
             return Err(StrictError::SameRole { role: owner_role });
         }
+        let shared_role = valid_role(format!("{owner_role}_tenants"))?;
         Ok(Strict {
             runtime_role,
             owner_role,
+            shared_role,
             role_prefix: DEFAULT_ROLE_PREFIX.to_owned(),
         })
     }
@@ -170,6 +174,12 @@ impl Strict {
     /// The role that owns tenant schemas and runs their migrations.
     pub fn owner_role(&self) -> &str {
         &self.owner_role
+    }
+
+    /// The group every tenant role is a member of, `<owner>_tenants`: grant it what scopes
+    /// may do on shared tables (`GRANT SELECT ON public.plan TO app_owner_tenants`).
+    pub fn shared_role(&self) -> &str {
+        &self.shared_role
     }
 
     /// The tenant roles' prefix.
@@ -241,9 +251,14 @@ pub fn current() -> Option<Arc<Strict>> {
 
 /// Prepares a database for strict mode, as a superuser (or a role with `CREATEROLE` and
 /// `CREATE` on the database), idempotently: the owner role exists (`NOLOGIN CREATEROLE`, may
-/// create schemas in this database), the runtime role exists and is `NOINHERIT` (created
-/// `LOGIN` without a password if missing: give it one), and may become the owner role (owner
-/// hooks provision in the application's transaction). Returns what it did, a line each.
+/// create schemas in this database, and may reference the tables of `public` that exist, for
+/// tenant tables' foreign keys), the group of tenant roles ([`Strict::shared_role`]) exists
+/// and may use `public`, the runtime role exists and is `NOINHERIT` (created `LOGIN` without
+/// a password if missing: give it one), and may become the owner role (owner hooks provision
+/// in the application's transaction). Returns what it did, a line each.
+///
+/// It grants nothing on the application's own tables beyond `REFERENCES`: what scopes may do
+/// on shared tables is granted to [`Strict::shared_role`] by the application.
 ///
 /// Refused with [`StrictError::PrivilegedRuntime`] when the runtime role is a superuser or has
 /// `BYPASSRLS`: privileges cannot hold such a role.
@@ -293,6 +308,27 @@ pub async fn setup<C: ConnectionTrait>(db: &C, strict: &Strict) -> Result<Vec<St
         ),
         (
             format!(
+                "owner role {} may reference the tables of schema public (tenant tables' foreign keys)",
+                strict.owner_role()
+            ),
+            format!(
+                "GRANT USAGE ON SCHEMA public TO {owner_ident}; \
+                 GRANT REFERENCES ON ALL TABLES IN SCHEMA public TO {owner_ident}"
+            ),
+        ),
+        (
+            format!(
+                "group {} of the tenant roles exists, NOLOGIN, and may use schema public",
+                strict.shared_role()
+            ),
+            format!(
+                "{}; GRANT USAGE ON SCHEMA public TO {}",
+                ensure_role(strict.shared_role(), "NOLOGIN", "NOLOGIN"),
+                quote_ident(strict.shared_role())
+            ),
+        ),
+        (
+            format!(
                 "runtime role {} exists and is NOINHERIT (it holds no tenant's privileges outside a scope)",
                 strict.runtime_role()
             ),
@@ -327,30 +363,47 @@ fn ensure_role(role: &str, create: &str, alter: &str) -> String {
     )
 }
 
-/// What keeps `tenant` apart in strict mode, read from the catalog: the roles other than its
-/// own (and the schema's owner) that hold a privilege on its schema or its tables, as
-/// `grantee on object`, and `missing USAGE` if its role cannot use its schema. Empty when the
-/// tenant is kept apart as strict mode wants.
-pub async fn foreign_privileges<C: ConnectionTrait>(
+/// Tenants of `tenants` that strict mode does not keep apart, each with what is wrong (a
+/// missing role, a role that may not use its schema, another role or `PUBLIC` that may use its
+/// schema or tables), read from the catalog in batches; tenants without a schema are skipped.
+/// Empty when all is well. `tenant_migration status` prints this in strict mode.
+///
+/// ```no_run
+/// # async fn demo(db: &sea_orm::DatabaseConnection, strict: &sea_tenant::strict::Strict,
+/// #     tenants: &[sea_tenant::TenantName]) -> sea_tenant::Result<()> {
+/// for (tenant, problems) in sea_tenant::strict::tenants_not_apart(db, strict, tenants).await? {
+///     eprintln!("{tenant}: {}", problems.join(", "));
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn tenants_not_apart<C: ConnectionTrait>(
     db: &C,
     strict: &Strict,
-    tenant: &TenantName,
-) -> Result<Vec<String>> {
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            sql::foreign_privileges(tenant, &strict.tenant_role(tenant)),
-        ))
-        .await
-        .map_err(Error::tenant_db(tenant))?;
-    rows.iter()
-        .map(|row| {
-            let grantee: String = row.try_get("", "grantee")?;
-            let object: String = row.try_get("", "object")?;
-            Ok(format!("{grantee} on {object}"))
-        })
-        .collect::<std::result::Result<_, sea_orm::DbErr>>()
-        .map_err(Error::tenant_db(tenant))
+    tenants: &[TenantName],
+) -> Result<Vec<(TenantName, Vec<String>)>> {
+    /// Tenants per catalog query, as the migrator's catalog reads.
+    const BATCH: usize = 5000;
+    let mut found: Vec<(TenantName, Vec<String>)> = Vec::new();
+    for chunk in tenants.chunks(BATCH) {
+        let named: Vec<(&TenantName, String)> =
+            chunk.iter().map(|t| (t, strict.tenant_role(t))).collect();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                sql::tenants_not_apart(&named),
+            ))
+            .await
+            .map_err(Error::Db)?;
+        for row in rows {
+            let tenant: String = row.try_get("", "tenant").map_err(Error::Db)?;
+            let problem: String = row.try_get("", "problem").map_err(Error::Db)?;
+            match found.last_mut() {
+                Some((last, problems)) if last.as_str() == tenant => problems.push(problem),
+                _ => found.push((TenantName::new(tenant)?, vec![problem])),
+            }
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -485,6 +485,7 @@ pub(crate) fn tenant_role(tenant: &TenantName, strict: &Strict) -> Vec<String> {
         &strict.tenant_role(tenant),
         strict.owner_role(),
         strict.runtime_role(),
+        strict.shared_role(),
     )
 }
 

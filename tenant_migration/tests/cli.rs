@@ -510,3 +510,125 @@ async fn the_library_reports_the_same_connect_errors() {
     }
     assert_eq!(sea_tenant::cli::exit_code(&report), 2);
 }
+
+/// Strict mode through the binary: `strict-setup` says what it did, `up` (flags) brings tenants
+/// made before strict mode in, `status` (environment variables) passes, and names a tenant
+/// whose schema another role may use, with exit code 1.
+#[tokio::test]
+async fn strict_mode_through_the_binary() {
+    let run = std::process::id();
+    let (a, b) = (format!("s{run}a"), format!("s{run}b"));
+    let t = app_db("cli_strict", &[&a, &b]).await;
+    let prefix = format!("cli{run}_");
+    let flags = [
+        "--strict-runtime-role",
+        "st_cli_app",
+        "--strict-owner-role",
+        "st_cli_owner",
+        "--strict-role-prefix",
+        prefix.as_str(),
+    ];
+    let with = |command: &'static str| -> Vec<&str> {
+        let mut args = flags.to_vec();
+        args.push(command);
+        args
+    };
+
+    let out = tenant_cli(&t.url, &with("strict-setup"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("done: owner role st_cli_owner exists"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("runtime role st_cli_app exists and is NOINHERIT"),
+        "{stdout}"
+    );
+
+    let out = tenant_cli(&t.url, &with("up"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let roles = strings(
+        &t.db,
+        &format!("SELECT rolname::text FROM pg_roles WHERE rolname LIKE '{prefix}%' ORDER BY 1"),
+    )
+    .await;
+    assert_eq!(
+        roles,
+        [format!("{prefix}org_{a}"), format!("{prefix}org_{b}")]
+    );
+    let owner = strings(
+        &t.db,
+        &format!("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'org_{a}'"),
+    )
+    .await;
+    assert_eq!(
+        owner,
+        ["st_cli_owner"],
+        "the schema is handed to the owner role"
+    );
+
+    let status = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tenant_migration"))
+            .arg("status")
+            .env("DATABASE_URL", url)
+            .env("SEA_TENANT_STRICT_RUNTIME_ROLE", "st_cli_app")
+            .env("SEA_TENANT_STRICT_OWNER_ROLE", "st_cli_owner")
+            .env("SEA_TENANT_STRICT_ROLE_PREFIX", &prefix)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run tenant_migration")
+    };
+    let out = status(&t.url);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    t.db.execute_unprepared(&format!("GRANT SELECT ON org_{b}.project TO PUBLIC"))
+        .await
+        .expect("a grant too wide");
+    let out = status(&t.url);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "tenant org_{b} is not kept apart: PUBLIC may use project"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&format!("org_{a} is not")), "{stderr}");
+
+    let out = tenant_cli(
+        &t.url,
+        &[
+            "--strict-runtime-role",
+            "st_cli_app",
+            "--strict-role-prefix",
+            "Bad",
+            "status",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a half-given strict mode is a usage error"
+    );
+
+    for slug in [&a, &b] {
+        t.db.execute_unprepared(&format!(
+            "DROP SCHEMA org_{slug} CASCADE; DROP ROLE \"{prefix}org_{slug}\""
+        ))
+        .await
+        .expect("clean up");
+    }
+}

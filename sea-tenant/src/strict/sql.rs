@@ -24,8 +24,9 @@ pub(crate) const SAVE_ROLE: &str = "SELECT pg_catalog.set_config('sea_tenant.sav
 pub(crate) const RESTORE_ROLE: &str = "SELECT pg_catalog.set_config('role', \
      pg_catalog.current_setting('sea_tenant.saved_role'), true)";
 
-/// The tenant role exists (created `NOLOGIN NOINHERIT` if missing; a concurrent creator from
-/// another database of the cluster is not an error), the runtime role may become it, and it
+/// The tenant role exists (created `NOLOGIN` if missing; a concurrent creator from another
+/// database of the cluster is not an error), the runtime role may become it, it is a member of
+/// `shared` (what scopes may do on shared tables), and it
 /// holds exactly the row privileges on the schema `tenant`: its tables and sequences now, and
 /// those `owner` creates later (default privileges). Idempotent; run as `owner` (or a
 /// superuser) after the schema exists.
@@ -34,6 +35,7 @@ pub(crate) fn grant_tenant_role(
     role: &str,
     owner: &str,
     runtime: &str,
+    shared: &str,
 ) -> Vec<String> {
     let schema = tenant.quoted();
     let quoted = quote_ident(role);
@@ -41,12 +43,13 @@ pub(crate) fn grant_tenant_role(
         format!(
             "DO $sea_tenant_role$ BEGIN \
              IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN \
-             BEGIN CREATE ROLE {quoted} NOLOGIN NOINHERIT; \
+             BEGIN CREATE ROLE {quoted} NOLOGIN; \
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; \
              END IF; END $sea_tenant_role$",
             literal = quote_literal(role),
         ),
         format!("GRANT {quoted} TO {}", quote_ident(runtime)),
+        format!("GRANT {} TO {quoted}", quote_ident(shared)),
         format!("GRANT USAGE ON SCHEMA {schema} TO {quoted}"),
         format!("GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {schema} TO {quoted}"),
         format!("GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}"),
@@ -131,28 +134,41 @@ pub(crate) fn become_owner_statement(owner: &str) -> String {
 pub(crate) const RESTORE_ROLE_STATEMENT: &str = "PERFORM pg_catalog.set_config('role', \
      pg_catalog.current_setting('sea_tenant.saved_role'), true);";
 
-/// Every privilege on the schema `tenant`, its tables and sequences held by a role other than
-/// the schema's owner and `role`, as `(grantee, object)`; empty when the tenant is kept apart.
-/// Also lists `role` missing its `USAGE` on the schema, as `(role, 'missing USAGE')`.
-pub(crate) fn foreign_privileges(tenant: &TenantName, role: &str) -> String {
-    let schema = tenant.literal();
-    let role = quote_literal(role);
+/// For each `(tenant, role)`: what keeps it from being apart, one row each as `(tenant,
+/// problem)`: a role other than the schema's owner and the tenant's own that holds a privilege
+/// on its schema or a relation in it (`PUBLIC` included), a missing role, a role without
+/// `USAGE` on its schema. No rows when every tenant is kept apart. One scan of the catalog for
+/// the whole list.
+pub(crate) fn tenants_not_apart(tenants: &[(&TenantName, String)]) -> String {
+    let values = tenants
+        .iter()
+        .map(|(tenant, role)| format!("({}, {})", tenant.literal(), quote_literal(role)))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
-        "WITH ns AS (SELECT oid, nspowner FROM pg_catalog.pg_namespace WHERE nspname = {schema}), \
+        "WITH t(name, role) AS (VALUES {values}), \
+         ns AS (SELECT t.name, t.role, n.oid, n.nspowner, n.nspacl FROM t \
+                JOIN pg_catalog.pg_namespace n ON n.nspname = t.name), \
          acl AS ( \
-           SELECT a.grantee, 'schema' AS object FROM ns, pg_catalog.aclexplode(\
-             (SELECT nspacl FROM pg_catalog.pg_namespace WHERE oid = ns.oid)) a \
+           SELECT ns.name, ns.role, ns.nspowner, a.grantee, 'schema' AS object \
+             FROM ns CROSS JOIN LATERAL pg_catalog.aclexplode(ns.nspacl) a \
            UNION ALL \
-           SELECT a.grantee, c.relname::text FROM ns \
-             JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relkind IN ('r', 'p', 'S', 'v', 'm') \
+           SELECT ns.name, ns.role, ns.nspowner, a.grantee, c.relname::text FROM ns \
+             JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid \
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
              CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a) \
-         SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(acl.grantee)::text END AS grantee, \
-                acl.object FROM acl, ns \
-         WHERE acl.grantee <> ns.nspowner AND (acl.grantee = 0 OR pg_catalog.pg_get_userbyid(acl.grantee) <> {role}) \
+         SELECT name::text AS tenant, \
+                CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(grantee)::text END \
+                || ' may use ' || object AS problem FROM acl \
+           WHERE grantee <> nspowner AND (grantee = 0 OR pg_catalog.pg_get_userbyid(grantee) <> role) \
          UNION ALL \
-         SELECT {role}, 'missing USAGE' FROM ns WHERE NOT EXISTS ( \
-           SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = {role} \
-           AND pg_catalog.has_schema_privilege(r.oid, ns.oid, 'USAGE'))"
+         SELECT ns.name::text, 'its role ' || ns.role || ' does not exist' FROM ns \
+           WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = ns.role) \
+         UNION ALL \
+         SELECT ns.name::text, 'its role ' || ns.role || ' may not use its schema' FROM ns \
+           JOIN pg_catalog.pg_roles r ON r.rolname = ns.role \
+           WHERE NOT pg_catalog.has_schema_privilege(r.oid, ns.oid, 'USAGE') \
+         ORDER BY 1, 2"
     )
 }
 
@@ -163,11 +179,9 @@ mod tests {
     #[test]
     fn grants_quote_every_name_and_cover_later_tables() {
         let tenant = TenantName::new("org_7").expect("valid");
-        let sql = grant_tenant_role(&tenant, "t_org_7", "own\"er", "app").join(";\n");
-        assert!(
-            sql.contains(r#"CREATE ROLE "t_org_7" NOLOGIN NOINHERIT"#),
-            "{sql}"
-        );
+        let sql = grant_tenant_role(&tenant, "t_org_7", "own\"er", "app", "grp").join(";\n");
+        assert!(sql.contains(r#"CREATE ROLE "t_org_7" NOLOGIN;"#), "{sql}");
+        assert!(sql.contains(r#"GRANT "grp" TO "t_org_7""#), "{sql}");
         assert!(sql.contains(r#"GRANT "t_org_7" TO "app""#), "{sql}");
         assert!(
             sql.contains(r#"GRANT USAGE ON SCHEMA "org_7" TO "t_org_7""#),
