@@ -107,6 +107,54 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Ok(Database::connect(options).await?)
 }
 
+/// `url` logging in as `user` (`name`, or `name:password`), whatever user and password it had.
+///
+/// ```
+/// use sea_tenant::testing::url_with_user;
+///
+/// assert_eq!(
+///     url_with_user("postgres://postgres:pw@127.0.0.1:5432/app?sslmode=disable", "app"),
+///     "postgres://app@127.0.0.1:5432/app?sslmode=disable"
+/// );
+/// ```
+pub fn url_with_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}@{host}")
+}
+
+/// Puts `test` in strict mode (see [`crate::strict`]) and returns a pool of `max_connections`
+/// that logs in as the runtime role, the application's view. As the test's superuser:
+/// [`strict::setup`](crate::strict::setup), then the runtime role may use `public` and every
+/// table and sequence the superuser creates there from now on (so run the public migrations
+/// after this). Set-ups in one process run one at a time (two concurrent `ALTER ROLE`s of one
+/// role fail). Strict mode itself is turned on by the caller ([`strict::enable`](crate::strict::enable)).
+pub async fn strict_runtime(
+    test: &TestDatabase,
+    strict: &crate::strict::Strict,
+    max_connections: u32,
+) -> Result<DatabaseConnection> {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    {
+        let _one = ONE_AT_A_TIME.lock().await;
+        crate::strict::setup(test.db(), strict).await?;
+    }
+    let app = quote_ident(strict.runtime_role());
+    test.db()
+        .execute_unprepared(&format!(
+            "GRANT USAGE ON SCHEMA public TO {app}; \
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO {app}; \
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO {app}"
+        ))
+        .await
+        .map_err(Error::Setup)?;
+    connect(
+        &url_with_user(test.url(), strict.runtime_role()),
+        max_connections,
+    )
+    .await
+}
+
 /// A database of its own for one test, with a unique name, dropped (`WITH (FORCE)`) when the
 /// value is dropped: tests run in parallel and can be rerun. See the
 /// [module docs](self#how-dropping-works) for how the drop works.

@@ -10,7 +10,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use sea_tenant::{ConnectError, DEFAULT_VERSION_TABLE, Error, Outcome, TenantMigrator, tenants};
 use sea_tenant_tests::cluster::PrivateCluster;
-use sea_tenant_tests::{TestDb, connect, server_url, strings, tables, url_with_database, versions};
+use sea_tenant_tests::{
+    TestDb, connect, server_url, strings, tables, url_with_database, url_with_user, versions,
+};
 
 fn tenant_cli(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tenant_migration"))
@@ -231,13 +233,6 @@ fn assert_connect_error(out: &Output, expected: &[&str]) {
     }
     assert!(!stderr.contains("pool timed out"), "{stderr}");
     assert!(!stderr.contains("listing tenants failed"), "{stderr}");
-}
-
-/// `url` with its user (and password) replaced by `userinfo`.
-fn url_with_user(url: &str, userinfo: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{userinfo}@{host}")
 }
 
 /// A loopback port whose listener accepts every connection and never writes a byte, with how

@@ -14,7 +14,7 @@ pub mod strict;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_tenant::testing::TestDatabase;
-pub use sea_tenant::testing::{server_url, unique_name, url_with_database};
+pub use sea_tenant::testing::{server_url, unique_name, url_with_database, url_with_user};
 
 /// A database created for one test and dropped afterwards: a [`TestDatabase`] (which does the
 /// creating and dropping) with its name, URL and pool as fields, as the tests read them.
@@ -51,6 +51,18 @@ impl TestDb {
     /// A second, independent pool on the same database.
     pub async fn pool(&self, max_connections: u32) -> DatabaseConnection {
         connect(&self.url, max_connections).await
+    }
+
+    /// Puts the database in strict mode and returns a pool as the runtime role
+    /// ([`sea_tenant::testing::strict_runtime`]).
+    pub async fn strict_runtime(
+        &self,
+        strict: &sea_tenant::strict::Strict,
+        max_connections: u32,
+    ) -> DatabaseConnection {
+        sea_tenant::testing::strict_runtime(&self._database, strict, max_connections)
+            .await
+            .unwrap_or_else(|e| panic!("strict mode for {}: {e}", self.name))
     }
 
     /// A pool on the same database through PgBouncer in transaction mode ([`pgbouncer_url`]).

@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sea_tenant::TenantName;
 use sea_tenant::strict::{self, Strict};
 
-use crate::{TestDb, connect, strings};
+use crate::{TestDb, strings};
 
 /// The strict configuration of the binary `binary` (e.g. `"strict"`), turned on for the whole
 /// process: runtime role `st_<binary>_app`, owner `st_<binary>_owner`, tenant roles
@@ -39,27 +39,12 @@ pub struct StrictDb {
 }
 
 impl StrictDb {
-    /// A fresh database for `binary`'s strict configuration: [`strict::setup`] run on it as the
-    /// superuser, `public` usable by the runtime role, and a runtime pool of
-    /// `max_connections`.
+    /// A fresh database for `binary`'s strict configuration, put in strict mode by
+    /// [`sea_tenant::testing::strict_runtime`], with a runtime pool of `max_connections`.
     pub async fn new(binary: &str, label: &str, max_connections: u32) -> StrictDb {
         let strict = enable(binary);
         let test = TestDb::new(label).await;
-        setup(&test.db, &strict).await;
-        test.db
-            .execute_unprepared(&format!(
-                "GRANT USAGE ON SCHEMA public TO {app}; \
-                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO {app}; \
-                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO {app}",
-                app = strict.runtime_role()
-            ))
-            .await
-            .expect("public for the runtime role");
-        let runtime = connect(
-            &url_with_user(&test.url, strict.runtime_role()),
-            max_connections,
-        )
-        .await;
+        let runtime = test.strict_runtime(&strict, max_connections).await;
         StrictDb {
             test,
             runtime,
@@ -95,21 +80,4 @@ impl StrictDb {
                 .unwrap_or_else(|e| panic!("drop role {role}: {e}"));
         }
     }
-}
-
-/// [`strict::setup`], one call at a time in this process: concurrent `ALTER ROLE`s of one role
-/// fail with "tuple concurrently updated".
-async fn setup(admin: &DatabaseConnection, config: &Strict) {
-    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _one = ONE_AT_A_TIME.lock().await;
-    strict::setup(admin, config)
-        .await
-        .unwrap_or_else(|e| panic!("strict set-up: {e}"));
-}
-
-/// `url` logging in as `user` (no password: the test server trusts loopback).
-pub fn url_with_user(url: &str, user: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{user}@{host}")
 }

@@ -2,22 +2,75 @@
 //! database of its own: sign-ups create tenants (with a migration set that reads), the
 //! subdomain slug picks the tenant, tenants never see each other's rows, a rename moves the
 //! data and the old slug stops resolving at once, hostile slugs are refused.
+//!
+//! Every test runs in strict mode (`sea_tenant::strict`): the api logs in as a runtime role that
+//! holds no privilege on any tenant schema, and each scope runs as its tenant's role. Strict mode
+//! is a process-wide setting and roles belong to the whole server, so the tests take turns, each
+//! with tenant roles of its own prefix, dropped at its end.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use sea_tenant::testing::TestDatabase;
+use sea_tenant::strict::{self, Strict};
+use sea_tenant::testing::{TestDatabase, unique_name};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const DOMAIN: &str = "crm.test";
 
-async fn setup(label: &str) -> (TestDatabase, Router) {
+/// One test's world: its database in strict mode, the api on the runtime role, and the turn it
+/// holds.
+struct Fixture {
+    test: TestDatabase,
+    /// What the api logs in as.
+    runtime: DatabaseConnection,
+    strict: Strict,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+async fn setup(label: &str) -> (Fixture, Router) {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let turn = TURN.lock().await;
+    let prefix = format!("{}_", unique_name("crm"));
+    let strict = Strict::new("crm_test_app", "crm_test_owner")
+        .and_then(|s| s.with_role_prefix(&prefix[..prefix.len().min(24)]))
+        .expect("a valid strict configuration");
+    strict::enable(strict.clone());
     let test = TestDatabase::new(label).await.expect("a test database");
+    let runtime = sea_tenant::testing::strict_runtime(&test, &strict, 4)
+        .await
+        .expect("strict mode");
     crm_api::prepare(test.db()).await.expect("prepare");
-    let app = crm_api::app(test.db().clone(), DOMAIN).expect("the template resolves");
-    (test, app)
+    let app = crm_api::app(runtime.clone(), DOMAIN).expect("the template resolves");
+    let fixture = Fixture {
+        test,
+        runtime,
+        strict,
+        _turn: turn,
+    };
+    (fixture, app)
+}
+
+impl Fixture {
+    fn db(&self) -> &DatabaseConnection {
+        self.test.db()
+    }
+
+    /// Drops the tenants and their roles (roles outlive the test database).
+    async fn finish(self) {
+        let prefix = self.strict.role_prefix().replace('_', "\\_");
+        self.db()
+            .execute_unprepared(&format!(
+                "DO $$ DECLARE r record; BEGIN \
+                 FOR r IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 'org\\_%' LOOP \
+                   EXECUTE format('DROP SCHEMA %I CASCADE', r.nspname); END LOOP; \
+                 FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE '{prefix}%' LOOP \
+                   EXECUTE format('DROP ROLE %I', r.rolname); END LOOP; END $$"
+            ))
+            .await
+            .expect("drop the tenants and their roles");
+    }
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
@@ -117,11 +170,12 @@ async fn three_organizations_signed_up_over_http_each_get_a_seeded_tenant() {
         // The phone column came from the migration that asks `has_column` first.
         assert_eq!(contacts[0]["phone"], Value::Null);
     }
+    test.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_subdomain_picks_the_tenant_and_tenants_stay_apart() {
-    let (_test, app) = setup("crm_isolation").await;
+    let (test, app) = setup("crm_isolation").await;
     for slug in ["acme", "globex"] {
         assert_eq!(sign_up(&app, slug).await.0, StatusCode::CREATED);
     }
@@ -138,6 +192,21 @@ async fn the_subdomain_picks_the_tenant_and_tenants_stay_apart() {
     assert!(names(&acme).contains(&"Wile E. Coyote".to_owned()));
     assert!(!names(&globex).contains(&"Wile E. Coyote".to_owned()));
     assert_eq!(names(&globex).len(), 2, "{globex}");
+    // Strict mode: the api's own login reaches no tenant outside a scope.
+    let outside = test
+        .runtime
+        .query_all_raw(Statement::from_string(
+            test.runtime.get_database_backend(),
+            "SELECT name FROM org_acme.contact",
+        ))
+        .await
+        .expect_err("the runtime role holds no privilege on a tenant");
+    assert!(
+        sea_tenant::DbError(&outside)
+            .to_string()
+            .contains("(SQLSTATE 42501)"),
+        "{outside}"
+    );
 
     // A host with a port still names the tenant; no subdomain, or an unknown one, does not.
     let with_port = Request::builder()
@@ -156,6 +225,7 @@ async fn the_subdomain_picks_the_tenant_and_tenants_stay_apart() {
         .body(Body::empty())
         .expect("request");
     assert_eq!(send(&app, bare).await.0, StatusCode::BAD_REQUEST);
+    test.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,6 +256,7 @@ async fn a_rename_moves_the_data_and_the_old_slug_stops_resolving_at_once() {
     assert_eq!(status, StatusCode::OK, "{contacts}");
     assert_eq!(names(&contacts), ["Sample Contact", "Founder of acme"]);
     assert_eq!(schemas(test.db()).await, ["org_acmecorp"]);
+    test.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,4 +304,5 @@ async fn hostile_slugs_are_refused_and_leave_nothing_behind() {
     assert_eq!(schemas(test.db()).await, ["org_acme"]);
     let (_, contacts) = send(&app, get("/contacts", "acme")).await;
     assert_eq!(names(&contacts).len(), 2, "{contacts}");
+    test.finish().await;
 }
