@@ -183,10 +183,14 @@ async fn roles_are_created_renamed_and_dropped_with_their_schemas() {
     for tenant in [&a, &b] {
         assert!(w.role_exists(&w.role(tenant)).await, "role of {tenant}");
         assert!(
-            sea_tenant::strict::tenants_not_apart(&w.test.db, &w.strict, &[tenant.clone()])
-                .await
-                .expect("privileges")
-                .is_empty(),
+            sea_tenant::strict::tenants_not_apart(
+                &w.test.db,
+                &w.strict,
+                std::slice::from_ref(tenant)
+            )
+            .await
+            .expect("privileges")
+            .is_empty(),
             "{tenant} is kept apart"
         );
     }
@@ -266,10 +270,14 @@ async fn the_migrator_creates_roles_grants_new_tables_and_brings_old_tenants_in(
             ["x"]
         );
         assert!(
-            sea_tenant::strict::tenants_not_apart(&w.test.db, &w.strict, &[tenant.clone()])
-                .await
-                .expect("privileges")
-                .is_empty(),
+            sea_tenant::strict::tenants_not_apart(
+                &w.test.db,
+                &w.strict,
+                std::slice::from_ref(tenant)
+            )
+            .await
+            .expect("privileges")
+            .is_empty(),
             "{tenant} is kept apart"
         );
     }
