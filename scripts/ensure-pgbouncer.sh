@@ -59,7 +59,8 @@ st_ensure_pgbouncer() {
     chown "$owner" "$dir"
   fi
   # auth_type=trust still wants each user listed (the server itself is trust auth here).
-  printf '"%s" ""\n' "$user" > "$dir/userlist.txt"
+  # The strict-mode tests also log in as their runtime roles (tests/src/strict.rs).
+  printf '"%s" ""\n' "$user" st_strict_app > "$dir/userlist.txt"
   {
     echo "[databases]"
     # Any database name goes to the same server: every test creates a database of its own.

@@ -3,13 +3,16 @@
 //! the scope ends in `permission denied`, never in another tenant's rows, and roles live and die
 //! with their schemas.
 
+use sea_orm::DatabaseConnection;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait};
 use sea_tenant::scope::ScopeError;
 use sea_tenant::{Outcome, TenantConnectionExt, TenantMigrator, TenantName, provision, tenants};
 use sea_tenant_tests::adversary::PATH_SPELLINGS;
 use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations};
 use sea_tenant_tests::strict::StrictDb;
-use sea_tenant_tests::{strings, unique_name};
+use sea_tenant_tests::{
+    connect, pgbouncer_url, strings, unique_name, url_with_database, url_with_user,
+};
 
 const BINARY: &str = "strict";
 
@@ -72,9 +75,25 @@ async fn two_tenants(w: &StrictDb) -> (TenantName, TenantName) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_way_around_the_scope_is_permission_denied() {
     let w = StrictDb::new(BINARY, "strict_denied", 1).await;
-    let (a, b) = two_tenants(&w).await;
-    let db = &w.runtime;
-    let scope = db.tenant(&a);
+    denied_suite(&w, &w.runtime, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_pgbouncer_every_way_around_the_scope_is_permission_denied() {
+    let w = StrictDb::new(BINARY, "strict_denied_pgb", 1).await;
+    let url = url_with_user(
+        &url_with_database(&pgbouncer_url(), &w.test.name),
+        w.strict.runtime_role(),
+    );
+    let bounced = connect(&url, 1).await;
+    denied_suite(&w, &bounced, false).await;
+}
+
+/// Case 4 of the issue on `db` (a pool of one as the runtime role, direct or through
+/// PgBouncer); `named`: whether scopes prepare statements under a name.
+async fn denied_suite(w: &StrictDb, db: &DatabaseConnection, named: bool) {
+    let (a, b) = two_tenants(w).await;
+    let scope = db.tenant(&a).with_named_statements(named);
     let qualified = format!("SELECT title FROM \"{b}\".post");
 
     // The scope still reads its own tenant, on every path.
