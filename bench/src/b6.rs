@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Set, TransactionTrait};
-use sea_tenant::{TenantConnectionExt, TenantName};
+use sea_tenant::strict::{self, Strict};
+use sea_tenant::{TenantConnectionExt, TenantName, TenantScope};
 
 use crate::{Bench, BenchResult, Figure, median, ms};
 
@@ -33,6 +34,8 @@ const ROWS: i32 = 100;
 const FIND_BLOCK: usize = 100;
 const UNIT_BLOCK: usize = 25;
 const BLOCKS: usize = 20;
+/// B6 strict's target: what strict mode may add to a find or a unit of work.
+const MAX_ADDED_US: f64 = 5.0;
 
 /// One side's time and the other's over the same stretch of a round.
 #[derive(Default)]
@@ -76,6 +79,27 @@ impl Rounds {
         self.scoped.push(round.scoped_ms / ops as f64);
         self.plain.push(round.plain_ms / ops as f64);
         self.ratios.push(round.scoped_ms / round.plain_ms);
+    }
+
+    /// The median added time per operation (µs) of the "scoped" side over the "plain" side,
+    /// passing at most [`MAX_ADDED_US`].
+    fn added(self, id: &str, scenario: &str) -> Figure {
+        let (scoped, plain) = (median(self.scoped), median(self.plain));
+        let added_us = (scoped - plain) * 1000.0;
+        let mut figure = Figure::ratio_at_most(
+            id,
+            scenario,
+            scoped,
+            "strict off",
+            plain,
+            f64::INFINITY,
+            format!("<= +{MAX_ADDED_US} us"),
+        );
+        figure.ratio = median(self.ratios);
+        figure.pass = added_us <= MAX_ADDED_US;
+        figure.note(format!(
+            "added {added_us:+.1} us per operation (median of rounds, {BLOCKS} alternating blocks each)"
+        ))
     }
 
     fn figure(self, scenario: &str, max_ratio: f64, target: &str) -> Figure {
@@ -196,11 +220,84 @@ async fn unit_scoped(
     tenant: &TenantName,
     units: usize,
 ) -> BenchResult<f64> {
+    unit_in(|| pool.tenant(tenant), units).await
+}
+
+/// Milliseconds for `units` units of work, each through a scope `scope` makes (per request, as
+/// an application makes them).
+async fn unit_in(scope: impl Fn() -> TenantScope, units: usize) -> BenchResult<f64> {
     let start = Instant::now();
     for i in 0..units {
-        let txn = pool.tenant(tenant).begin().await?;
+        let txn = scope().begin().await?;
         unit_of_work(&txn, i).await?;
         txn.commit().await?;
     }
     Ok(ms(start.elapsed()))
+}
+
+/// B6 strict: the same scoped find and unit of work with strict mode on (every statement as the
+/// tenant's role, `SET LOCAL ROLE` in the scope's first message) against off, in alternating
+/// blocks; the target is the added time per operation.
+pub async fn b6_strict(b: &Bench) -> BenchResult<Vec<Figure>> {
+    let config = Strict::new("sea_tenant_bench_app", "sea_tenant_bench_owner")?
+        .with_role_prefix("sea_tenant_bench_")?;
+    strict::setup(&b.db, &config).await?;
+    let tenant = TenantName::new("b6_strict")?;
+    b.db.execute_unprepared("DROP SCHEMA IF EXISTS b6_strict CASCADE")
+        .await?;
+    // Provisioned in strict mode: its role, its grants, tables owned by the owner role.
+    let migrator = sea_tenant::TenantMigrator::new(
+        b.db.clone(),
+        crate::workload::Ten,
+        sea_tenant::tenants::fixed(vec![tenant.as_str().to_owned()]),
+    )
+    .create_missing(true)
+    .strict(Some(config.clone()));
+    let report = migrator.up(None).await?;
+    if !report.is_success() {
+        return Err(format!("B6 strict: provisioning failed: {report}").into());
+    }
+    b.db.execute_unprepared(&format!(
+        "INSERT INTO b6_strict.t_1 (label) SELECT 'row ' || g FROM generate_series(1, {ROWS}) g"
+    ))
+    .await?;
+
+    let pool = crate::connect(&b.url, 4).await?;
+    let off = || pool.tenant(&tenant).with_strict(None);
+    let on = || pool.tenant(&tenant).with_strict(Some(&config));
+    single(&off(), 200).await?;
+    single(&on(), 200).await?;
+    unit_in(off, UNIT_BLOCK).await?;
+    unit_in(on, UNIT_BLOCK).await?;
+
+    let (mut finds, mut units) = (Rounds::default(), Rounds::default());
+    for _ in 0..b.args.rounds.max(3) {
+        let (mut find, mut unit) = (Paired::default(), Paired::default());
+        for block in 0..BLOCKS {
+            find.add(
+                block,
+                || async { single(&off(), FIND_BLOCK).await },
+                || async { single(&on(), FIND_BLOCK).await },
+            )
+            .await?;
+        }
+        for block in 0..BLOCKS {
+            unit.add(
+                block,
+                || unit_in(off, UNIT_BLOCK),
+                || unit_in(on, UNIT_BLOCK),
+            )
+            .await?;
+        }
+        finds.push(find, FIND_BLOCK * BLOCKS);
+        units.push(unit, UNIT_BLOCK * BLOCKS);
+    }
+    pool.close().await?;
+    Ok(vec![
+        finds.added(
+            "B6S",
+            "find by primary key, strict mode on vs off (per query)",
+        ),
+        units.added("B6S", "unit of work, strict mode on vs off (per unit)"),
+    ])
 }

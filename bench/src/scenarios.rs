@@ -38,6 +38,9 @@ pub async fn run_all(b: &Bench) -> BenchResult<Vec<Figure>> {
     if b.wants("B6") {
         figures.extend(crate::b6::b6_scoped_queries(b).await?);
     }
+    if b.wants("B6S") {
+        figures.extend(crate::b6::b6_strict(b).await?);
+    }
     Ok(figures)
 }
 

@@ -179,7 +179,7 @@ impl TenantScope {
         TenantScope {
             pool,
             tenant: tenant.clone(),
-            sql: Arc::new(ScopeSql::new(tenant, &[])),
+            sql: Arc::new(ScopeSql::new(tenant, &[], sql::current_role(tenant))),
             named: true,
         }
     }
@@ -201,8 +201,32 @@ impl TenantScope {
         S: Into<String>,
     {
         let shared: Vec<String> = schemas.into_iter().map(Into::into).collect();
-        self.sql = Arc::new(ScopeSql::new(&self.tenant, &shared));
+        self.sql = Arc::new(ScopeSql::new(&self.tenant, &shared, self.sql.role.clone()));
         self
+    }
+
+    /// Runs the scope's statements as `strict`'s role of its tenant (see [`crate::strict`]), or,
+    /// with `None`, as the pool's login role, whatever [`strict::current`](crate::strict::current)
+    /// says (which scopes follow by default).
+    ///
+    /// ```
+    /// # fn demo(db: sea_orm::DatabaseConnection) -> Result<(), Box<dyn std::error::Error>> {
+    /// use sea_tenant::{TenantConnectionExt, TenantName, strict::Strict};
+    ///
+    /// let strict = Strict::new("app", "app_owner")?;
+    /// let t = db.tenant(&TenantName::new("org_7")?).with_strict(Some(&strict));
+    /// assert_eq!(t.role(), Some("tenant_org_7"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_strict(mut self, strict: Option<&crate::strict::Strict>) -> TenantScope {
+        let role = strict.map(|s| s.tenant_role(&self.tenant));
+        self.sql = Arc::new(self.sql.with_role(role));
+        self
+    }
+
+    /// The role the scope's statements run as, in strict mode.
+    pub fn role(&self) -> Option<&str> {
+        self.sql.role.as_deref()
     }
 
     /// Whether statements are prepared under a name and cached per connection (the default,

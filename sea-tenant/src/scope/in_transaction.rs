@@ -92,7 +92,7 @@ impl<'t> TransactionScope<'t> {
     /// A scope in `tenant`'s schema inside `txn`. Cheap (no I/O). `txn` must be a PostgreSQL
     /// transaction; on any other every statement of the scope fails with [`DbErr::Conn`].
     pub fn new(txn: &'t DatabaseTransaction, tenant: &TenantName) -> TransactionScope<'t> {
-        let sql = ScopeSql::new(tenant, &[]);
+        let sql = ScopeSql::new(tenant, &[], super::sql::current_role(tenant));
         TransactionScope {
             txn,
             path: tenant_sql::with_pg_temp(&sql.search_path),
@@ -109,9 +109,17 @@ impl<'t> TransactionScope<'t> {
         S: Into<String>,
     {
         let shared: Vec<String> = schemas.into_iter().map(Into::into).collect();
-        let sql = ScopeSql::new(&self.sql.tenant, &shared);
+        let sql = ScopeSql::new(&self.sql.tenant, &shared, self.sql.role.clone());
         self.path = tenant_sql::with_pg_temp(&sql.search_path);
         self.sql = Arc::new(sql);
+        self
+    }
+
+    /// Runs the scope's statements as `strict`'s role of its tenant, or, with `None`, as the
+    /// caller's role, whatever [`strict::current`](crate::strict::current) says.
+    pub fn with_strict(mut self, strict: Option<&crate::strict::Strict>) -> TransactionScope<'t> {
+        let role = strict.map(|s| s.tenant_role(&self.sql.tenant));
+        self.sql = Arc::new(self.sql.with_role(role));
         self
     }
 

@@ -7,6 +7,11 @@ use sea_orm::TransactionOptions;
 
 use crate::{TenantName, tenant_sql};
 
+/// The role strict mode (as currently set) gives `tenant`'s scopes.
+pub(crate) fn current_role(tenant: &TenantName) -> Option<String> {
+    crate::strict::current().map(|strict| strict.tenant_role(tenant))
+}
+
 /// Undoes what a committed transaction can leave on a session, whatever SQL ran in it:
 /// `SET` of any setting (also `SET ROLE`, `SET SESSION AUTHORIZATION`, session
 /// characteristics), `WITH HOLD` cursors, `LISTEN`, temporary tables, sequence state and
@@ -31,6 +36,8 @@ pub(crate) struct ScopeSql {
     pub(crate) search_path: String,
     /// Strict mode's tenant role, which every statement runs as (see `crate::strict`).
     pub(crate) role: Option<String>,
+    /// The shared schemas after the tenant's on the path, as given.
+    shared: Vec<String>,
     /// Sets `search_path` for the transaction (see `tenant_sql::set_local_search_path`) and,
     /// in strict mode, the tenant's role: one or two commands, sent after `BEGIN`.
     set_path: String,
@@ -40,9 +47,10 @@ pub(crate) struct ScopeSql {
 }
 
 impl ScopeSql {
-    pub(crate) fn new(tenant: &TenantName, shared: &[String]) -> ScopeSql {
+    /// The statements of `tenant`'s scope with `shared` schemas after its own on the path,
+    /// running as `role` (strict mode's tenant role) when there is one.
+    pub(crate) fn new(tenant: &TenantName, shared: &[String], role: Option<String>) -> ScopeSql {
         let search_path = tenant_sql::scope_search_path(tenant, shared);
-        let role = crate::strict::current().map(|strict| strict.tenant_role(tenant));
         let mut set_path = tenant_sql::set_local_search_path(&search_path);
         if let Some(role) = &role {
             set_path.push_str("; ");
@@ -55,6 +63,7 @@ impl ScopeSql {
             tenant: tenant.clone(),
             search_path,
             role,
+            shared: shared.to_vec(),
             set_path,
             statement_tag,
         }
@@ -64,6 +73,12 @@ impl ScopeSql {
     /// [`one_message_select`](Self::one_message_select): `BEGIN`, the path, the role.
     pub(crate) fn commands_before_statement(&self) -> usize {
         if self.role.is_some() { 3 } else { 2 }
+    }
+
+    /// The same statements for another role (or none).
+    pub(crate) fn with_role(&self, role: Option<String>) -> ScopeSql {
+        let shared = self.shared.clone();
+        ScopeSql::new(&self.tenant, &shared, role)
     }
 
     /// `BEGIN [options]; <set path>`: one simple-protocol message.
@@ -125,7 +140,7 @@ mod tests {
     #[test]
     fn search_path_and_begin_are_quoted() {
         let tenant = TenantName::new("org_7").expect("valid");
-        let sql = ScopeSql::new(&tenant, &["sh\"ared".to_owned(), "it's".to_owned()]);
+        let sql = ScopeSql::new(&tenant, &["sh\"ared".to_owned(), "it's".to_owned()], None);
         assert_eq!(sql.search_path, r#""org_7", "sh""ared", "it's""#);
         assert_eq!(
             sql.set_path,
@@ -144,9 +159,9 @@ mod tests {
 
     #[test]
     fn each_search_path_has_its_own_statement_texts() {
-        let a = ScopeSql::new(&TenantName::new("org_a").expect("valid"), &[]);
-        let b = ScopeSql::new(&TenantName::new("org_b").expect("valid"), &[]);
-        let again = ScopeSql::new(&TenantName::new("org_a").expect("valid"), &[]);
+        let a = ScopeSql::new(&TenantName::new("org_a").expect("valid"), &[], None);
+        let b = ScopeSql::new(&TenantName::new("org_b").expect("valid"), &[], None);
+        let again = ScopeSql::new(&TenantName::new("org_a").expect("valid"), &[], None);
         assert_ne!(a.tagged("SELECT 1"), b.tagged("SELECT 1"));
         assert_eq!(a.tagged("SELECT 1"), again.tagged("SELECT 1"));
         // A trailing line comment in the caller's text cannot swallow the tag's end.
