@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Set, TransactionTrait};
-use sea_tenant::strict::{self, Strict};
+use sea_tenant::strict;
 use sea_tenant::{TenantConnectionExt, TenantName, TenantScope};
 
 use crate::{Bench, BenchResult, Figure, median, ms};
@@ -239,8 +239,7 @@ async fn unit_in(scope: impl Fn() -> TenantScope, units: usize) -> BenchResult<f
 /// tenant's role, `SET LOCAL ROLE` in the scope's first message) against off, in alternating
 /// blocks; the target is the added time per operation.
 pub async fn b6_strict(b: &Bench) -> BenchResult<Vec<Figure>> {
-    let config = Strict::new("sea_tenant_bench_app", "sea_tenant_bench_owner")?
-        .with_role_prefix("sea_tenant_bench_")?;
+    let config = crate::strict_config()?;
     strict::setup(&b.db, &config).await?;
     let tenant = TenantName::new("b6_strict")?;
     b.db.execute_unprepared("DROP SCHEMA IF EXISTS b6_strict CASCADE")

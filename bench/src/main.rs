@@ -54,6 +54,10 @@ pub struct Args {
     /// and the tenants distributed schemas (sea-tenant's own by detection, the bench's too).
     #[arg(long)]
     pub citus: bool,
+    /// Strict mode for every sea-tenant side (a role per tenant, each migration as the owner
+    /// role, `SET LOCAL ROLE` in every scope): run once with and once without to compare.
+    #[arg(long)]
+    pub strict: bool,
     /// Internal: migrate `PREFIX:N` tenants and print this process's peak RSS (for B8).
     #[arg(long, hide = true)]
     pub child_migrate: Option<String>,
@@ -122,6 +126,7 @@ struct JsonReport<'a> {
     tenants: usize,
     /// Citus workers under the coordinator (`--citus`), else 0.
     citus_workers: usize,
+    strict: bool,
     rounds: usize,
     concurrency: usize,
     scenarios: &'a [Figure],
@@ -255,6 +260,9 @@ async fn run(args: Args) -> BenchResult {
         .clone()
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     if let Some(spec) = &args.child_migrate {
+        if args.strict {
+            sea_tenant::strict::enable(strict_config()?);
+        }
         return scenarios::child_migrate(&server, &args.database, spec).await;
     }
     let citus_workers = if args.citus {
@@ -265,6 +273,11 @@ async fn run(args: Args) -> BenchResult {
     };
     let url = with_database(&server, &args.database);
     let db = connect(&url, 2).await?;
+    if args.strict {
+        let config = strict_config()?;
+        sea_tenant::strict::setup(&db, &config).await?;
+        sea_tenant::strict::enable(config);
+    }
     let floor_pool = PgPoolOptions::new()
         .max_connections(args.concurrency as u32)
         .connect(&url)
@@ -280,11 +293,16 @@ async fn run(args: Args) -> BenchResult {
         eprintln!("on Citus: {}", on_citus(&bench));
     }
     eprintln!(
-        "sea-tenant-bench: {} tenants, {} rounds, concurrency {}, naive timed on {} tenants per round",
+        "sea-tenant-bench: {} tenants, {} rounds, concurrency {}, naive timed on {} tenants per round{}",
         bench.args.tenants,
         bench.args.rounds,
         bench.args.concurrency,
-        bench.naive_sample(bench.args.tenants)
+        bench.naive_sample(bench.args.tenants),
+        if bench.args.strict {
+            ", strict mode on"
+        } else {
+            ""
+        }
     );
     let started = Instant::now();
     let figures = scenarios::run_all(&bench).await?;
@@ -294,6 +312,7 @@ async fn run(args: Args) -> BenchResult {
         let json = JsonReport {
             tenants: bench.args.tenants,
             citus_workers: bench.citus_workers.len(),
+            strict: bench.args.strict,
             rounds: bench.args.rounds,
             concurrency: bench.args.concurrency,
             scenarios: &figures,
@@ -304,6 +323,14 @@ async fn run(args: Args) -> BenchResult {
     bench.floor_pool.close().await;
     bench.db.close().await?;
     Ok(())
+}
+
+/// The bench's strict-mode roles (the bench logs in as a superuser, which may become any).
+pub fn strict_config() -> BenchResult<sea_tenant::strict::Strict> {
+    Ok(
+        sea_tenant::strict::Strict::new("sea_tenant_bench_app", "sea_tenant_bench_owner")?
+            .with_role_prefix("sea_tenant_bench_")?,
+    )
 }
 
 async fn recreate_database(server: &str, database: &str) -> BenchResult {

@@ -312,7 +312,11 @@ async fn child(b: &Bench, prefix: &str, n: usize) -> BenchResult<ChildResult> {
         .database_url
         .clone()
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let out = tokio::process::Command::new(exe)
+    let mut command = tokio::process::Command::new(exe);
+    if b.args.strict {
+        command.arg("--strict");
+    }
+    let out = command
         .arg("--child-migrate")
         .arg(format!("{prefix}:{n}"))
         .arg("--database")
