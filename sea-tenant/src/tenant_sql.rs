@@ -26,6 +26,8 @@
 //! `pg_namespace_nspname_index`. Each of the two changes alone makes the integration test
 //! `owner_races::creation_races` pass; both are kept.
 
+use std::sync::LazyLock;
+
 use sea_orm::DbErr;
 
 use crate::citus::Distribution;
@@ -89,10 +91,10 @@ const SESSION_STATE: &str = "pg_catalog.concat_ws(' ', \
 
 /// Sets the search path to `$1` and the role to `$2` (the current one when NULL) until the
 /// transaction ends, and returns the caller's path, role and [`SESSION_STATE`] (first three
-/// columns) for [`PUT_BACK_SEARCH_PATH`]. The subquery (kept apart by `OFFSET 0`) reads them
+/// columns) for [`struct@PUT_BACK_SEARCH_PATH`]. The subquery (kept apart by `OFFSET 0`) reads them
 /// before the outer `set_config`s run. A bound statement, for a caller's transaction, where
 /// the scope cannot send messages of its own.
-pub(crate) fn swap_search_path() -> String {
+pub(crate) static SWAP_SEARCH_PATH: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT saved.path, saved.role, saved.session, \
          pg_catalog.set_config('search_path', $1, true), \
@@ -100,12 +102,12 @@ pub(crate) fn swap_search_path() -> String {
          (SELECT pg_catalog.current_setting('search_path') AS path, \
           pg_catalog.current_setting('role') AS role, {SESSION_STATE} AS session OFFSET 0) AS saved"
     )
-}
+});
 
-/// Puts back the search path (`$1`) and role (`$2`) that [`swap_search_path`] returned, and
+/// Puts back the search path (`$1`) and role (`$2`) that [`struct@SWAP_SEARCH_PATH`] returned, and
 /// returns the path, role and [`SESSION_STATE`] found before (first three columns), so the
 /// caller can tell whether the statement in between changed them.
-pub(crate) fn put_back_search_path() -> String {
+pub(crate) static PUT_BACK_SEARCH_PATH: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT during.path, during.role, during.session, \
          pg_catalog.set_config('search_path', $1, true), \
@@ -113,7 +115,7 @@ pub(crate) fn put_back_search_path() -> String {
          (SELECT pg_catalog.current_setting('search_path') AS path, \
           pg_catalog.current_setting('role') AS role, {SESSION_STATE} AS session OFFSET 0) AS during"
     )
-}
+});
 
 /// A `DO` block that fails with `message`: aborts the transaction it runs in, so that its
 /// commit rolls back.

@@ -166,7 +166,7 @@ impl<'t> TransactionScope<'t> {
             .txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                tenant_sql::put_back_search_path(),
+                tenant_sql::PUT_BACK_SEARCH_PATH.as_str(),
                 [saved.path.clone().into(), saved.role.clone().into()],
             ))
             .await
@@ -189,10 +189,11 @@ impl<'t> TransactionScope<'t> {
                  transaction back",
                 self.sql.tenant
             );
-            self.txn
+            // Its own failure can only mean the transaction is aborted or gone already.
+            let _aborted = self
+                .txn
                 .execute_unprepared(&tenant_sql::abort_transaction(&message))
-                .await
-                .err();
+                .await;
             return Err(err.into());
         }
         Ok(value)
@@ -203,7 +204,7 @@ impl<'t> TransactionScope<'t> {
         self.txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                tenant_sql::swap_search_path(),
+                tenant_sql::SWAP_SEARCH_PATH.as_str(),
                 [self.path.as_str().into(), self.sql.role.clone().into()],
             ))
             .await
