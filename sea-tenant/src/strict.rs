@@ -251,8 +251,8 @@ pub fn current() -> Option<Arc<Strict>> {
 
 /// Prepares a database for strict mode, as a superuser (or a role with `CREATEROLE` and
 /// `CREATE` on the database), idempotently: the owner role exists (`NOLOGIN CREATEROLE`, may
-/// create schemas in this database, and may reference the tables of `public` that exist, for
-/// tenant tables' foreign keys), the group of tenant roles ([`Strict::shared_role`]) exists
+/// create schemas in this database, and may reference the tables of `public`, for tenant
+/// tables' foreign keys: those that exist and those the role running the set-up creates later), the group of tenant roles ([`Strict::shared_role`]) exists
 /// and may use `public`, the runtime role exists and is `NOINHERIT` (created `LOGIN` without
 /// a password if missing: give it one), and may become the owner role (owner hooks provision
 /// in the application's transaction). Returns what it did, a line each.
@@ -308,12 +308,14 @@ pub async fn setup<C: ConnectionTrait>(db: &C, strict: &Strict) -> Result<Vec<St
         ),
         (
             format!(
-                "owner role {} may reference the tables of schema public (tenant tables' foreign keys)",
+                "owner role {} may reference the tables of schema public, also those the role \
+                 running this set-up creates later (tenant tables' foreign keys)",
                 strict.owner_role()
             ),
             format!(
                 "GRANT USAGE ON SCHEMA public TO {owner_ident}; \
-                 GRANT REFERENCES ON ALL TABLES IN SCHEMA public TO {owner_ident}"
+                 GRANT REFERENCES ON ALL TABLES IN SCHEMA public TO {owner_ident}; \
+                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT REFERENCES ON TABLES TO {owner_ident}"
             ),
         ),
         (
