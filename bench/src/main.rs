@@ -341,6 +341,17 @@ async fn recreate_database(server: &str, database: &str) -> BenchResult {
             "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
         ))
         .await?;
+    // Tenant roles of an earlier --strict run outlive its database: every run starts without.
+    admin
+        .execute_unprepared(
+            "DO $$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_roles \
+             WHERE rolname LIKE 'sea\\_tenant\\_bench\\_%' \
+             AND rolname NOT IN ('sea_tenant_bench_app', 'sea_tenant_bench_owner', \
+                                 'sea_tenant_bench_owner_tenants') \
+             LOOP BEGIN EXECUTE format('DROP ROLE %I', r.rolname); \
+             EXCEPTION WHEN dependent_objects_still_exist THEN NULL; END; END LOOP; END $$",
+        )
+        .await?;
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
         .await?;
