@@ -51,8 +51,18 @@ pub(crate) fn grant_tenant_role(
         format!("GRANT {quoted} TO {}", quote_ident(runtime)),
         format!("GRANT {} TO {quoted}", quote_ident(shared)),
         format!("GRANT USAGE ON SCHEMA {schema} TO {quoted}"),
-        format!("GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {schema} TO {quoted}"),
-        format!("GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}"),
+        // Relation by relation rather than `GRANT … ON ALL TABLES IN SCHEMA`, which scans all of
+        // pg_class (335 ms at 400,000 relations): see `RELATIONS_IN`.
+        format!(
+            "DO $sea_tenant_grant$ DECLARE r record; BEGIN \
+             FOR r IN {relations} LOOP \
+             IF r.relkind = 'S' THEN \
+             EXECUTE pg_catalog.format('GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCE %I.%I TO %I', r.nspname, r.relname, {role}); \
+             ELSE EXECUTE pg_catalog.format('GRANT {TABLE_PRIVILEGES} ON TABLE %I.%I TO %I', r.nspname, r.relname, {role}); \
+             END IF; END LOOP; END $sea_tenant_grant$",
+            relations = relations_in(tenant),
+            role = quote_literal(role),
+        ),
         format!(
             "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} \
              GRANT {TABLE_PRIVILEGES} ON TABLES TO {quoted}",
@@ -66,6 +76,24 @@ pub(crate) fn grant_tenant_role(
     ]
 }
 
+/// The relations (tables, views, sequences, …) of the schema `tenant`, as `(nspname, relname,
+/// relkind, owned)` rows, `owned` when a column owns the sequence. Found through the index of
+/// `pg_depend` on the schema (every relation depends on its schema), not by a scan of
+/// `pg_class`, which has no index on the schema and holds every tenant's relations.
+fn relations_in(tenant: &TenantName) -> String {
+    format!(
+        "SELECT n.nspname, c.relname, c.relkind, EXISTS (SELECT 1 FROM pg_catalog.pg_depend o \
+           WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objid = c.oid \
+           AND o.deptype IN ('a', 'i') AND o.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass) AS owned \
+         FROM pg_catalog.pg_namespace n \
+         JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass \
+           AND d.refobjid = n.oid AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+         JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
+         WHERE n.nspname = {}",
+        tenant.literal()
+    )
+}
+
 /// Hands the schema `tenant` and its relations (tables, views, sequences that no column owns;
 /// owned ones follow their table) to `owner`: a tenant from before strict mode, whose objects
 /// the migrating login made. Run as that login (a superuser, or the objects' owner and a member
@@ -74,15 +102,12 @@ pub(crate) fn adopt_schema(tenant: &TenantName, owner: &str) -> String {
     format!(
         "DO $sea_tenant_adopt$ DECLARE r record; BEGIN \
          EXECUTE pg_catalog.format('ALTER SCHEMA %I OWNER TO %I', {schema}, {owner}); \
-         FOR r IN SELECT c.relname FROM pg_catalog.pg_class c \
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-           WHERE n.nspname = {schema} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
-             AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass) \
-         LOOP EXECUTE pg_catalog.format('ALTER TABLE %I.%I OWNER TO %I', {schema}, r.relname, {owner}); END LOOP; \
-         END $sea_tenant_adopt$",
+         FOR r IN {relations} LOOP CONTINUE WHEN r.owned; \
+         EXECUTE pg_catalog.format('ALTER TABLE %I.%I OWNER TO %I', r.nspname, r.relname, {owner}); \
+         END LOOP; END $sea_tenant_adopt$",
         schema = tenant.literal(),
         owner = quote_literal(owner),
+        relations = relations_in(tenant),
     )
 }
 
