@@ -104,9 +104,9 @@ pub(crate) async fn load_catalog(
             })
             .collect::<Vec<_>>()
             .join(", ");
+        // `to_regrole` is a cache look-up by name; `pg_roles` is a view with a join.
         let lacks_role = if strict.is_some() {
-            "n.oid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r \
-             WHERE r.rolname = t.role)"
+            "n.oid IS NOT NULL AND pg_catalog.to_regrole(pg_catalog.quote_ident(t.role)) IS NULL"
         } else {
             "false"
         };
