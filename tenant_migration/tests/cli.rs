@@ -235,6 +235,23 @@ fn assert_connect_error(out: &Output, expected: &[&str]) {
     assert!(!stderr.contains("listing tenants failed"), "{stderr}");
 }
 
+/// `command` against `url` (a server at `addr` that never answers, `?connect_timeout=2`) exits
+/// 2 saying so, after the URL's timeout: not the default 10 s, nor a pool's.
+fn assert_no_answer_within_2s(url: &str, command: &str, addr: &str) {
+    let (out, elapsed) = timed_cli(url, &[command]);
+    assert_connect_error(
+        &out,
+        &[
+            &format!("connecting to postgres@{addr}/app failed"),
+            "the server did not answer within the connect timeout (2s)",
+        ],
+    );
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "{command}: {elapsed:?}"
+    );
+}
+
 /// A loopback port whose listener accepts every connection and never writes a byte, with how
 /// many connections it accepted. The listener and the connections live until the test
 /// process ends.
@@ -269,19 +286,7 @@ fn a_server_that_never_answers_exits_2_after_the_connect_timeout() {
     let (port, accepted) = silent_server();
     let url = format!("postgres://postgres@127.0.0.1:{port}/app?connect_timeout=2");
     for command in ["status", "up"] {
-        let (out, elapsed) = timed_cli(&url, &[command]);
-        assert_connect_error(
-            &out,
-            &[
-                &format!("connecting to postgres@127.0.0.1:{port}/app failed"),
-                "the server did not answer within the connect timeout (2s)",
-            ],
-        );
-        // It waited for the URL's timeout, not the default 10 s nor a pool's.
-        assert!(
-            elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
-            "{command}: {elapsed:?}"
-        );
+        assert_no_answer_within_2s(&url, command, &format!("127.0.0.1:{port}"));
     }
     assert!(
         accepted.load(Ordering::SeqCst) >= 2,
@@ -313,18 +318,7 @@ async fn a_connection_that_never_completes_exits_2_after_the_connect_timeout() {
     }
 
     let url = format!("postgres://postgres@{addr}/app?connect_timeout=2");
-    let (out, elapsed) = timed_cli(&url, &["up"]);
-    assert_connect_error(
-        &out,
-        &[
-            &format!("connecting to postgres@{addr}/app failed"),
-            "the server did not answer within the connect timeout (2s)",
-        ],
-    );
-    assert!(
-        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
-        "{elapsed:?}"
-    );
+    assert_no_answer_within_2s(&url, "up", &addr.to_string());
     drop(listener);
 }
 

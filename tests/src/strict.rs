@@ -67,6 +67,16 @@ impl StrictDb {
         !found.is_empty()
     }
 
+    /// `tenant` is kept apart as strict mode wants: [`strict::tenants_not_apart`] finds
+    /// nothing wrong with it.
+    pub async fn assert_kept_apart(&self, tenant: &TenantName) {
+        let found =
+            strict::tenants_not_apart(&self.test.db, &self.strict, std::slice::from_ref(tenant))
+                .await
+                .unwrap_or_else(|e| panic!("privileges of {tenant}: {e}"));
+        assert!(found.is_empty(), "{tenant} is not kept apart: {found:?}");
+    }
+
     /// Drops the roles of `tenants` (after their schemas, which hold their privileges).
     pub async fn drop_tenant_roles(&self, tenants: &[&TenantName]) {
         for tenant in tenants {

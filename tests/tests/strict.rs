@@ -201,17 +201,7 @@ async fn roles_are_created_renamed_and_dropped_with_their_schemas() {
     let (a, b) = two_tenants(&w).await;
     for tenant in [&a, &b] {
         assert!(w.role_exists(&w.role(tenant)).await, "role of {tenant}");
-        assert!(
-            sea_tenant::strict::tenants_not_apart(
-                &w.test.db,
-                &w.strict,
-                std::slice::from_ref(tenant)
-            )
-            .await
-            .expect("privileges")
-            .is_empty(),
-            "{tenant} is kept apart"
-        );
+        w.assert_kept_apart(tenant).await;
     }
 
     let renamed = name("sr");
@@ -288,17 +278,7 @@ async fn the_migrator_creates_roles_grants_new_tables_and_brings_old_tenants_in(
                 .expect("read"),
             ["x"]
         );
-        assert!(
-            sea_tenant::strict::tenants_not_apart(
-                &w.test.db,
-                &w.strict,
-                std::slice::from_ref(tenant)
-            )
-            .await
-            .expect("privileges")
-            .is_empty(),
-            "{tenant} is kept apart"
-        );
+        w.assert_kept_apart(tenant).await;
     }
     // A second deploy has nothing to do.
     let again = migrator.up(None).await.expect("up");
