@@ -121,6 +121,40 @@ impl Rounds {
     }
 }
 
+/// `rounds` rounds, each of [`BLOCKS`] alternating blocks of finds, then of units of work, on a
+/// "plain" and a "scoped" side; what each side took, per round.
+async fn measure<PF, SF, PU, SU, FPF, FSF, FPU, FSU>(
+    rounds: usize,
+    plain_find: PF,
+    scoped_find: SF,
+    plain_unit: PU,
+    scoped_unit: SU,
+) -> BenchResult<(Rounds, Rounds)>
+where
+    PF: Fn() -> FPF,
+    SF: Fn() -> FSF,
+    PU: Fn() -> FPU,
+    SU: Fn() -> FSU,
+    FPF: std::future::Future<Output = BenchResult<f64>>,
+    FSF: std::future::Future<Output = BenchResult<f64>>,
+    FPU: std::future::Future<Output = BenchResult<f64>>,
+    FSU: std::future::Future<Output = BenchResult<f64>>,
+{
+    let (mut finds, mut units) = (Rounds::default(), Rounds::default());
+    for _ in 0..rounds {
+        let (mut find, mut unit) = (Paired::default(), Paired::default());
+        for block in 0..BLOCKS {
+            find.add(block, &plain_find, &scoped_find).await?;
+        }
+        for block in 0..BLOCKS {
+            unit.add(block, &plain_unit, &scoped_unit).await?;
+        }
+        finds.push(find, FIND_BLOCK * BLOCKS);
+        units.push(unit, UNIT_BLOCK * BLOCKS);
+    }
+    Ok((finds, units))
+}
+
 pub async fn b6_scoped_queries(b: &Bench) -> BenchResult<Vec<Figure>> {
     let tenant = TenantName::new("b6_tenant")?;
     b.db.execute_unprepared(
@@ -144,28 +178,14 @@ pub async fn b6_scoped_queries(b: &Bench) -> BenchResult<Vec<Figure>> {
     unit_plain(&pool, UNIT_BLOCK).await?;
     unit_scoped(&pool, &tenant, UNIT_BLOCK).await?;
 
-    let (mut finds, mut units) = (Rounds::default(), Rounds::default());
-    for _ in 0..b.args.rounds.max(3) {
-        let (mut find, mut unit) = (Paired::default(), Paired::default());
-        for block in 0..BLOCKS {
-            find.add(
-                block,
-                || single(&pool, FIND_BLOCK),
-                || single(&scope, FIND_BLOCK),
-            )
-            .await?;
-        }
-        for block in 0..BLOCKS {
-            unit.add(
-                block,
-                || unit_plain(&pool, UNIT_BLOCK),
-                || unit_scoped(&pool, &tenant, UNIT_BLOCK),
-            )
-            .await?;
-        }
-        finds.push(find, FIND_BLOCK * BLOCKS);
-        units.push(unit, UNIT_BLOCK * BLOCKS);
-    }
+    let (finds, units) = measure(
+        b.args.rounds.max(3),
+        || single(&pool, FIND_BLOCK),
+        || single(&scope, FIND_BLOCK),
+        || unit_plain(&pool, UNIT_BLOCK),
+        || unit_scoped(&pool, &tenant, UNIT_BLOCK),
+    )
+    .await?;
     pool.close().await?;
     Ok(vec![
         finds.figure("find by primary key (per query)", 1.5, "<= 1.5"),
@@ -269,28 +289,14 @@ pub async fn b6_strict(b: &Bench) -> BenchResult<Vec<Figure>> {
     unit_in(off, UNIT_BLOCK).await?;
     unit_in(on, UNIT_BLOCK).await?;
 
-    let (mut finds, mut units) = (Rounds::default(), Rounds::default());
-    for _ in 0..b.args.rounds.max(3) {
-        let (mut find, mut unit) = (Paired::default(), Paired::default());
-        for block in 0..BLOCKS {
-            find.add(
-                block,
-                || async { single(&off(), FIND_BLOCK).await },
-                || async { single(&on(), FIND_BLOCK).await },
-            )
-            .await?;
-        }
-        for block in 0..BLOCKS {
-            unit.add(
-                block,
-                || unit_in(off, UNIT_BLOCK),
-                || unit_in(on, UNIT_BLOCK),
-            )
-            .await?;
-        }
-        finds.push(find, FIND_BLOCK * BLOCKS);
-        units.push(unit, UNIT_BLOCK * BLOCKS);
-    }
+    let (finds, units) = measure(
+        b.args.rounds.max(3),
+        || async { single(&off(), FIND_BLOCK).await },
+        || async { single(&on(), FIND_BLOCK).await },
+        || unit_in(off, UNIT_BLOCK),
+        || unit_in(on, UNIT_BLOCK),
+    )
+    .await?;
     pool.close().await?;
     Ok(vec![
         finds.added(
