@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use sea_orm_migration::MigratorTrait;
 use sea_tenant::{ConnectError, DEFAULT_VERSION_TABLE, Error, Outcome, TenantMigrator, tenants};
 use sea_tenant_tests::cluster::PrivateCluster;
 use sea_tenant_tests::{
-    TestDb, connect, server_url, strings, tables, url_with_database, url_with_user, versions,
+    TestDb, connect, lazy, server_url, strings, tables, url_with_database, url_with_user, versions,
 };
 
 fn tenant_cli(url: &str, args: &[&str]) -> Output {
@@ -268,17 +268,6 @@ fn silent_server() -> (u16, Arc<AtomicUsize>) {
         }
     });
     (port, accepted)
-}
-
-/// A pool that connects on first use, so the migrator is what meets the fault.
-async fn lazy(url: &str) -> DatabaseConnection {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .max_connections(2)
-        .min_connections(0)
-        .connect_lazy(true)
-        .sqlx_logging(false);
-    Database::connect(options).await.expect("a lazy pool")
 }
 
 #[test]

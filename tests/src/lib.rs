@@ -100,6 +100,20 @@ pub async fn connect(url: &str, max_connections: u32) -> DatabaseConnection {
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
+/// A pool of two on `url` that connects on first use, so that the code under test, not the
+/// pool, is what meets a faulty server.
+pub async fn lazy(url: &str) -> DatabaseConnection {
+    let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(2)
+        .min_connections(0)
+        .connect_lazy(true)
+        .sqlx_logging(false);
+    sea_orm::Database::connect(options)
+        .await
+        .unwrap_or_else(|e| panic!("a lazy pool on {url}: {e}"))
+}
+
 /// Runs a query whose rows are one text column.
 pub async fn strings(db: &impl ConnectionTrait, sql: &str) -> Vec<String> {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))

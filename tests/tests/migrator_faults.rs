@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sea_orm::DbErr;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
 use sea_tenant::{DEFAULT_VERSION_TABLE, Outcome, Progress, Report, TenantMigrator, tenants};
 use sea_tenant_tests::cluster::{ClusterCtl, PrivateCluster, signal};
@@ -43,17 +43,6 @@ async fn versions_if_any(db: &impl ConnectionTrait, schema: &str) -> Vec<String>
     } else {
         Vec::new()
     }
-}
-
-/// Connects without touching the server: the migrator is what meets the fault.
-async fn lazy(url: &str) -> DatabaseConnection {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .max_connections(2)
-        .min_connections(0)
-        .connect_lazy(true)
-        .sqlx_logging(false);
-    Database::connect(options).await.expect("a lazy pool")
 }
 
 /// The whole outcome of a run as one text: an error or the report.

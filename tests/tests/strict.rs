@@ -20,30 +20,22 @@ fn name(label: &str) -> TenantName {
     TenantName::new(unique_name(label)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `err` is PostgreSQL's `insufficient_privilege` (42501).
-fn assert_denied(result: Result<impl std::fmt::Debug, DbErr>, what: &str) {
-    let err = match result {
-        Ok(rows) => panic!("{what}: expected permission denied, got {rows:?}"),
-        Err(err) => err,
-    };
-    let text = sea_tenant::DbError(&err).to_string();
-    assert!(
-        text.contains("(SQLSTATE 42501)"),
-        "{what}: expected permission denied, got {text}"
-    );
-}
+/// PostgreSQL's `insufficient_privilege`.
+const DENIED: &str = "42501";
+/// `undefined_table`: what a name resolved through a `search_path` naming a schema the role may
+/// not use gives, since PostgreSQL skips such schemas.
+const NOT_FOUND: &str = "42P01";
 
-/// A name resolved through a `search_path` naming a schema the role may not use: PostgreSQL
-/// skips such schemas, so the table is not found (42P01) rather than denied.
-fn assert_not_found(result: Result<impl std::fmt::Debug, DbErr>, what: &str) {
+/// `result` failed with SQLSTATE `sqlstate`.
+fn assert_fails_with(result: Result<impl std::fmt::Debug, DbErr>, sqlstate: &str, what: &str) {
     let err = match result {
-        Ok(rows) => panic!("{what}: expected no such relation, got {rows:?}"),
+        Ok(rows) => panic!("{what}: expected SQLSTATE {sqlstate}, got {rows:?}"),
         Err(err) => err,
     };
     let text = sea_tenant::DbError(&err).to_string();
     assert!(
-        text.contains("(SQLSTATE 42P01)"),
-        "{what}: expected no such relation, got {text}"
+        text.contains(&format!("(SQLSTATE {sqlstate})")),
+        "{what}: expected SQLSTATE {sqlstate}, got {text}"
     );
 }
 
@@ -113,12 +105,13 @@ async fn denied_suite(w: &StrictDb, db: &DatabaseConnection, named: bool) {
     txn.commit().await.expect("commit");
 
     // A forgotten scope: an unscoped query, qualified or through the path.
-    assert_denied(titles(db, &qualified).await, "unscoped qualified");
+    assert_fails_with(titles(db, &qualified).await, DENIED, "unscoped qualified");
     db.execute_unprepared(&format!("SET search_path TO \"{b}\""))
         .await
         .expect("an app that sets its own path");
-    assert_not_found(
+    assert_fails_with(
         titles(db, "SELECT title FROM post").await,
+        NOT_FOUND,
         "unscoped via path",
     );
     db.execute_unprepared("RESET search_path")
@@ -126,15 +119,20 @@ async fn denied_suite(w: &StrictDb, db: &DatabaseConnection, named: bool) {
         .expect("reset");
 
     // Inside the scope: another tenant's qualified name, on each path.
-    assert_denied(titles(&scope, &qualified).await, "scope, one message");
-    assert_denied(
+    assert_fails_with(
+        titles(&scope, &qualified).await,
+        DENIED,
+        "scope, one message",
+    );
+    assert_fails_with(
         scope
             .execute_unprepared(&format!("DELETE FROM \"{b}\".post"))
             .await,
+        DENIED,
         "scope, write",
     );
     let txn = scope.begin().await.expect("begin");
-    assert_denied(titles(&txn, &qualified).await, "scope transaction");
+    assert_fails_with(titles(&txn, &qualified).await, DENIED, "scope transaction");
     txn.rollback().await.expect("rollback");
 
     // A function that moves the path mid-transaction.
@@ -144,8 +142,9 @@ async fn denied_suite(w: &StrictDb, db: &DatabaseConnection, named: bool) {
     ))
     .await
     .expect("set_config is not screened in a TenantTransaction");
-    assert_not_found(
+    assert_fails_with(
         titles(&txn, "SELECT title FROM post").await,
+        NOT_FOUND,
         "path moved by set_config",
     );
     txn.rollback().await.expect("rollback");
@@ -158,15 +157,17 @@ async fn denied_suite(w: &StrictDb, db: &DatabaseConnection, named: bool) {
         )
         .await
         .expect("create peek()");
-    assert_not_found(
+    assert_fails_with(
         titles(&scope, &format!("SELECT * FROM public.peek('\"{b}\"')")).await,
+        NOT_FOUND,
         "a function that changes the path",
     );
 
     // Inside a caller's transaction.
     let caller = db.begin().await.expect("caller's begin");
-    assert_denied(
+    assert_fails_with(
         titles(&caller.tenant(&a), &qualified).await,
+        DENIED,
         "TransactionScope",
     );
     caller.rollback().await.expect("rollback");
@@ -290,11 +291,12 @@ async fn the_migrator_creates_roles_grants_new_tables_and_brings_old_tenants_in(
         "{again}"
     );
     // The runtime role cannot do DDL on a tenant.
-    assert_denied(
+    assert_fails_with(
         w.runtime
             .tenant(&fresh)
             .execute_unprepared("DROP TABLE comment")
             .await,
+        DENIED,
         "DDL through a scope",
     );
     // `fresh` recreates schema and grants.

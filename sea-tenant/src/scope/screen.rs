@@ -145,7 +145,7 @@ fn set_rule(
             // their own; otherwise SESSION is the (default) scope of the setting.
             let after = tokens.next().transpose()?;
             match after.as_ref().and_then(Token::keyword) {
-                Some("authorization") => return Ok(Some(ROLE)),
+                Some("authorization") => return Ok(Some(GUARDED_SETTING)),
                 Some("characteristics") => next = None,
                 _ => next = after,
             }
@@ -242,7 +242,6 @@ const PREPARED: &str = "SQL-level prepared statements outlive the scope on a poo
 const LOAD: &str = "a library loaded into the session outlives the scope on a pooled connection";
 const GUARDED_SETTING: &str = "the scope's search_path and role are the tenant's (RESET ALL \
      included): schema-qualify names, or use TenantScope::with_shared_schemas";
-const ROLE: &str = GUARDED_SETTING;
 const UNDECODABLE: &str = "a name in it cannot be read the way PostgreSQL reads it";
 const SESSION_IN_CALLERS_TRANSACTION: &str = "inside a caller's transaction a scope cannot undo \
      session state (SET without LOCAL, RESET, DISCARD, LISTEN, DO): use SET LOCAL, or a TenantScope \
