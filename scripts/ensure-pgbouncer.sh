@@ -60,7 +60,7 @@ st_ensure_pgbouncer() {
   fi
   # auth_type=trust still wants each user listed (the server itself is trust auth here).
   # The strict-mode tests also log in as their runtime roles (tests/src/strict.rs).
-  printf '"%s" ""\n' "$user" st_strict_app > "$dir/userlist.txt"
+  printf '"%s" ""\n' "$user" st_strict_app st_citus_strict_app > "$dir/userlist.txt"
   {
     echo "[databases]"
     # Any database name goes to the same server: every test creates a database of its own.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the Citus test suite (tests/tests/citus.rs, `#[ignore]`d in the ordinary test run)
+# Runs the Citus test suite (tests/tests/citus/ and citus_strict.rs, `#[ignore]`d in the ordinary test run)
 # against a local Citus cluster: a coordinator and two workers started by
 # scripts/ensure-citus.sh (which builds Citus from CITUS_SRC when PostgreSQL 15 cannot load it)
 # and a PgBouncer in transaction mode in front of the coordinator (scripts/ensure-pgbouncer.sh
@@ -24,6 +24,6 @@ cluster_ready=$(date +%s)
 ) || { echo "[sea-tenant citus] PgBouncer in front of the coordinator did not start" >&2; exit 1; }
 CITUS_PGBOUNCER_URL=$(cat "$CITUS_DIR/pgbouncer-url")
 export CITUS_PGBOUNCER_URL
-cargo test -p sea-tenant-tests --test citus -- --ignored "$@"
+cargo test -p sea-tenant-tests --test citus --test citus_strict -- --ignored "$@"
 finished=$(date +%s)
 echo "[sea-tenant citus] cluster ready in $((cluster_ready - started)) s; suite (build + tests) in $((finished - cluster_ready)) s"

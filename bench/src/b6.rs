@@ -281,28 +281,82 @@ pub async fn b6_strict(b: &Bench) -> BenchResult<Vec<Figure>> {
     ))
     .await?;
 
+    // As an application logs in: strict off, an ordinary role with the owner's privileges (an
+    // app that owns its tables); strict on, the runtime role. And both on the superuser login,
+    // which skips every privilege check, so strict mode's checks show in full.
+    let app = "sea_tenant_bench_plain";
+    b.db.execute_unprepared(&format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app}') THEN \
+         CREATE ROLE {app} LOGIN INHERIT; END IF; END $$; GRANT {owner} TO {app}",
+        owner = config.owner_role()
+    ))
+    .await?;
+    let plain_pool = crate::connect(&sea_tenant::testing::url_with_user(&b.url, app), 4).await?;
+    let runtime_pool = crate::connect(
+        &sea_tenant::testing::url_with_user(&b.url, config.runtime_role()),
+        4,
+    )
+    .await?;
+    let mut figures = strict_pair(
+        &plain_pool,
+        &runtime_pool,
+        &tenant,
+        &config,
+        b.args.rounds.max(3),
+        "logins as in production",
+    )
+    .await?;
+    plain_pool.close().await?;
+    runtime_pool.close().await?;
     let pool = crate::connect(&b.url, 4).await?;
-    let off = || pool.tenant(&tenant).with_strict(None);
-    let on = || pool.tenant(&tenant).with_strict(Some(&config));
+    figures.extend(
+        strict_pair(
+            &pool,
+            &pool,
+            &tenant,
+            &config,
+            b.args.rounds.max(3),
+            "superuser login",
+        )
+        .await?,
+    );
+    pool.close().await?;
+    Ok(figures)
+}
+
+/// Strict mode on (`on_pool`) against off (`off_pool`): scoped finds and units of work in
+/// alternating blocks, `rounds` rounds.
+async fn strict_pair(
+    off_pool: &DatabaseConnection,
+    on_pool: &DatabaseConnection,
+    tenant: &TenantName,
+    config: &strict::Strict,
+    rounds: usize,
+    logins: &str,
+) -> BenchResult<Vec<Figure>> {
+    let off = || off_pool.tenant(tenant).with_strict(None);
+    let on = || on_pool.tenant(tenant).with_strict(Some(config));
     single(&off(), 200).await?;
     single(&on(), 200).await?;
     unit_in(off, UNIT_BLOCK).await?;
     unit_in(on, UNIT_BLOCK).await?;
 
     let (finds, units) = measure(
-        b.args.rounds.max(3),
+        rounds,
         || async { single(&off(), FIND_BLOCK).await },
         || async { single(&on(), FIND_BLOCK).await },
         || unit_in(off, UNIT_BLOCK),
         || unit_in(on, UNIT_BLOCK),
     )
     .await?;
-    pool.close().await?;
     Ok(vec![
         finds.added(
             "B6S",
-            "find by primary key, strict mode on vs off (per query)",
+            &format!("find by primary key, strict mode on vs off, {logins} (per query)"),
         ),
-        units.added("B6S", "unit of work, strict mode on vs off (per unit)"),
+        units.added(
+            "B6S",
+            &format!("unit of work, strict mode on vs off, {logins} (per unit)"),
+        ),
     ])
 }

@@ -157,6 +157,11 @@ pub struct Cli {
     #[arg(long, value_name = "PREFIX", env = "SEA_TENANT_STRICT_ROLE_PREFIX", default_value = crate::strict::DEFAULT_ROLE_PREFIX, global = true)]
     pub strict_role_prefix: String,
 
+    /// Strict mode: tenant roles and the owner role may log in (Citus reaches its workers as
+    /// the current role; see `Strict::with_login_roles`).
+    #[arg(long, env = "SEA_TENANT_STRICT_LOGIN_ROLES", global = true)]
+    pub strict_login_roles: bool,
+
     /// What to do; `up` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -212,7 +217,11 @@ impl Cli {
         };
         let strict = Strict::new(runtime.clone(), owner.clone())?
             .with_role_prefix(self.strict_role_prefix.clone())?;
-        Ok(Some(strict))
+        Ok(Some(if self.strict_login_roles {
+            strict.with_login_roles()
+        } else {
+            strict
+        }))
     }
 }
 

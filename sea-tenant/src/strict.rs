@@ -5,7 +5,8 @@
 //! schema (`other.item`), or calls a function that changes the path mid-transaction reaches
 //! whatever that role may reach. With strict mode on:
 //!
-//! - each tenant has a role of its own ([`Strict::tenant_role`], `NOLOGIN`, a member of
+//! - each tenant has a role of its own ([`Strict::tenant_role`], `NOLOGIN` (`LOGIN` on Citus:
+//!   [`Strict::with_login_roles`]), a member of
 //!   [`Strict::shared_role`] for shared tables) holding
 //!   `USAGE` on its schema and the row privileges (`SELECT, INSERT, UPDATE, DELETE`, sequences
 //!   `USAGE, SELECT, UPDATE`) on its tables, also those later migrations create (default
@@ -66,6 +67,7 @@ pub struct Strict {
     owner_role: String,
     shared_role: String,
     role_prefix: String,
+    login_roles: bool,
 }
 
 /// Why a strict-mode setting or set-up was refused.
@@ -98,6 +100,14 @@ pub enum StrictError {
         /// The runtime role.
         role: String,
     },
+    /// The database has the `citus` extension and the configuration's roles cannot log in:
+    /// queries routed to workers would fail. See [`Strict::with_login_roles`].
+    #[error(
+        "strict mode: this database uses Citus, whose workers are reached as the current role, \
+         so tenant roles must be able to log in: use Strict::with_login_roles \
+         (tenant_migration --strict-login-roles)"
+    )]
+    CitusNeedsLoginRoles,
     /// The runtime and the owner role are the same role.
     #[error("strict mode: the runtime and the owner role must differ (both {role:?})")]
     SameRole {
@@ -124,7 +134,37 @@ impl Strict {
             owner_role,
             shared_role,
             role_prefix: DEFAULT_ROLE_PREFIX.to_owned(),
+            login_roles: false,
         })
+    }
+
+    /// Tenant roles and the owner role are created `LOGIN` (without a password) instead of
+    /// `NOLOGIN`. Citus needs it: a statement routed to a worker opens the worker connection as
+    /// the *current* role, so a scope's `SET LOCAL ROLE` to a `NOLOGIN` role fails there with
+    /// `role "…" is not permitted to log in`. The nodes' authentication (`pg_hba.conf`,
+    /// `pg_dist_authinfo`, certificates) must then let those roles in between nodes, and
+    /// should let them in from nowhere else. [`setup`] refuses a Citus database without it.
+    ///
+    /// ```
+    /// use sea_tenant::strict::Strict;
+    ///
+    /// let strict = Strict::new("app", "app_owner")?.with_login_roles();
+    /// assert!(strict.login_roles());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_login_roles(mut self) -> Strict {
+        self.login_roles = true;
+        self
+    }
+
+    /// Whether tenant roles and the owner role may log in ([`Strict::with_login_roles`]).
+    pub fn login_roles(&self) -> bool {
+        self.login_roles
+    }
+
+    /// `LOGIN` or `NOLOGIN`, for the roles a statement routed to a Citus worker may run as.
+    pub(crate) fn login_attribute(&self) -> &'static str {
+        if self.login_roles { "LOGIN" } else { "NOLOGIN" }
     }
 
     /// Tenant roles are named `<prefix><tenant>`. Role names are shared by every database of a
@@ -250,7 +290,8 @@ pub fn current() -> Option<Arc<Strict>> {
 }
 
 /// Prepares a database for strict mode, as a superuser (or a role with `CREATEROLE` and
-/// `CREATE` on the database), idempotently: the owner role exists (`NOLOGIN CREATEROLE`, may
+/// `CREATE` on the database), idempotently: the owner role exists (`NOLOGIN CREATEROLE`, or `LOGIN` with
+/// [`Strict::with_login_roles`]; may
 /// create schemas in this database, and may reference the tables of `public`, for tenant
 /// tables' foreign keys: those that exist and those the role running the set-up creates later), the group of tenant roles ([`Strict::shared_role`]) exists
 /// and may use `public`, the runtime role exists and is `NOINHERIT` (created `LOGIN` without
@@ -261,7 +302,9 @@ pub fn current() -> Option<Arc<Strict>> {
 /// on shared tables is granted to [`Strict::shared_role`] by the application.
 ///
 /// Refused with [`StrictError::PrivilegedRuntime`] when the runtime role is a superuser or has
-/// `BYPASSRLS`: privileges cannot hold such a role.
+/// `BYPASSRLS`: privileges cannot hold such a role; and with
+/// [`StrictError::CitusNeedsLoginRoles`] on a database with the `citus` extension unless the
+/// configuration has [`Strict::with_login_roles`].
 pub async fn setup<C: ConnectionTrait>(db: &C, strict: &Strict) -> Result<Vec<String>> {
     let runtime = quote_literal(strict.runtime_role());
     let row = db
@@ -284,16 +327,40 @@ pub async fn setup<C: ConnectionTrait>(db: &C, strict: &Strict) -> Result<Vec<St
         }
         .into());
     }
+    let citus = match db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            crate::tenant_sql::IS_CITUS,
+        ))
+        .await
+        .map_err(Error::Setup)?
+    {
+        Some(row) => row.try_get_by_index::<bool>(0).map_err(Error::Setup)?,
+        None => false,
+    };
+    if citus && !strict.login_roles() {
+        return Err(StrictError::CitusNeedsLoginRoles.into());
+    }
     let owner_ident = quote_ident(strict.owner_role());
     let runtime_ident = quote_ident(strict.runtime_role());
+    let owner_attributes = format!("{} CREATEROLE", strict.login_attribute());
     let mut done = Vec::new();
     let steps = [
         (
             format!(
-                "owner role {} exists, NOLOGIN CREATEROLE",
+                "owner role {} exists, {owner_attributes}",
                 strict.owner_role()
             ),
-            ensure_role(strict.owner_role(), "NOLOGIN CREATEROLE", "CREATEROLE"),
+            // An existing owner keeps LOGIN if it has it (a migration URL may log in as it).
+            ensure_role(
+                strict.owner_role(),
+                &owner_attributes,
+                if strict.login_roles() {
+                    "LOGIN CREATEROLE"
+                } else {
+                    "CREATEROLE"
+                },
+            ),
         ),
         (
             format!(
@@ -345,8 +412,25 @@ pub async fn setup<C: ConnectionTrait>(db: &C, strict: &Strict) -> Result<Vec<St
             format!("GRANT {owner_ident} TO {runtime_ident}"),
         ),
     ];
-    for (what, sql) in steps {
-        db.execute_unprepared(&sql).await.map_err(Error::Setup)?;
+    let citus_step = citus.then(|| {
+        (
+            format!(
+                "owner role {} is a distributed object of this database on every Citus node \
+                 (else the first tenant would send it to the workers as the owner role, \
+                 which may not alter itself there)",
+                strict.owner_role()
+            ),
+            sql::distribute_owner(strict.owner_role()),
+        )
+    });
+    let steps = steps
+        .into_iter()
+        .map(|(what, sql)| (what, vec![sql]))
+        .chain(citus_step);
+    for (what, statements) in steps {
+        for sql in statements {
+            db.execute_unprepared(&sql).await.map_err(Error::Setup)?;
+        }
         tracing::info!(step = %what, "strict mode set-up");
         done.push(what);
     }

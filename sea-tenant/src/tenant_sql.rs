@@ -488,6 +488,7 @@ pub(crate) fn tenant_role(tenant: &TenantName, strict: &Strict) -> Vec<String> {
         strict.owner_role(),
         strict.runtime_role(),
         strict.shared_role(),
+        strict.login_attribute(),
     )
 }
 

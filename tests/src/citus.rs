@@ -11,8 +11,9 @@ use std::process::Command;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 pub use sea_tenant::citus::Node;
+use sea_tenant::strict::{self, Strict};
 
-use crate::{connect, strings, unique_name, url_with_database};
+use crate::{connect, strings, unique_name, url_with_database, url_with_user};
 
 /// `CITUS_URL` (exported by `scripts/ensure-citus.sh`), or a failure that says how to get one.
 pub fn citus_url() -> String {
@@ -163,6 +164,33 @@ impl CitusDb {
             .await
             .unwrap_or_else(|e| panic!("show shards on {node}: {e}"));
         db
+    }
+
+    /// Puts this database in strict mode ([`strict::setup`] as the superuser) and returns a
+    /// pool on the coordinator that logs in as the runtime role, which may use `public`.
+    pub async fn strict_runtime(
+        &self,
+        strict: &Strict,
+        max_connections: u32,
+    ) -> DatabaseConnection {
+        for line in strict::setup(&self.db, strict)
+            .await
+            .unwrap_or_else(|e| panic!("strict set-up of {}: {e}", self.name))
+        {
+            println!("strict set-up: {line}");
+        }
+        self.db
+            .execute_unprepared(&format!(
+                "GRANT USAGE ON SCHEMA public TO \"{}\"",
+                strict.runtime_role()
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("runtime role on public: {e}"));
+        connect(
+            &url_with_user(&self.url, strict.runtime_role()),
+            max_connections,
+        )
+        .await
     }
 
     /// The worker called `worker1`, `worker2`, … by `scripts/citus-node.sh` (by port order).

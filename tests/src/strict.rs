@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use sea_tenant::TenantName;
 use sea_tenant::strict::{self, Strict};
 
@@ -90,4 +90,32 @@ impl StrictDb {
                 .unwrap_or_else(|e| panic!("drop role {role}: {e}"));
         }
     }
+}
+
+/// PostgreSQL's `insufficient_privilege`.
+pub const DENIED: &str = "42501";
+/// `undefined_table`: what a name resolved through a `search_path` naming a schema the role may
+/// not use gives, since PostgreSQL skips such schemas.
+pub const NOT_FOUND: &str = "42P01";
+
+/// `result` failed with SQLSTATE `sqlstate`.
+pub fn assert_fails_with(result: Result<impl std::fmt::Debug, DbErr>, sqlstate: &str, what: &str) {
+    let err = match result {
+        Ok(rows) => panic!("{what}: expected SQLSTATE {sqlstate}, got {rows:?}"),
+        Err(err) => err,
+    };
+    let text = sea_tenant::DbError(&err).to_string();
+    assert!(
+        text.contains(&format!("(SQLSTATE {sqlstate})")),
+        "{what}: expected SQLSTATE {sqlstate}, got {text}"
+    );
+}
+
+/// The first column of each row of `sql`, as text.
+pub async fn titles(db: &impl ConnectionTrait, sql: &str) -> Result<Vec<String>, DbErr> {
+    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect()
 }

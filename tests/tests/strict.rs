@@ -4,12 +4,12 @@
 //! with their schemas.
 
 use sea_orm::DatabaseConnection;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use sea_tenant::scope::ScopeError;
 use sea_tenant::{Outcome, TenantConnectionExt, TenantMigrator, TenantName, provision, tenants};
 use sea_tenant_tests::adversary::PATH_SPELLINGS;
 use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations};
-use sea_tenant_tests::strict::StrictDb;
+use sea_tenant_tests::strict::{DENIED, NOT_FOUND, StrictDb, assert_fails_with, titles};
 use sea_tenant_tests::{
     connect, pgbouncer_url, strings, unique_name, url_with_database, url_with_user,
 };
@@ -18,33 +18,6 @@ const BINARY: &str = "strict";
 
 fn name(label: &str) -> TenantName {
     TenantName::new(unique_name(label)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// PostgreSQL's `insufficient_privilege`.
-const DENIED: &str = "42501";
-/// `undefined_table`: what a name resolved through a `search_path` naming a schema the role may
-/// not use gives, since PostgreSQL skips such schemas.
-const NOT_FOUND: &str = "42P01";
-
-/// `result` failed with SQLSTATE `sqlstate`.
-fn assert_fails_with(result: Result<impl std::fmt::Debug, DbErr>, sqlstate: &str, what: &str) {
-    let err = match result {
-        Ok(rows) => panic!("{what}: expected SQLSTATE {sqlstate}, got {rows:?}"),
-        Err(err) => err,
-    };
-    let text = sea_tenant::DbError(&err).to_string();
-    assert!(
-        text.contains(&format!("(SQLSTATE {sqlstate})")),
-        "{what}: expected SQLSTATE {sqlstate}, got {text}"
-    );
-}
-
-async fn titles(db: &impl ConnectionTrait, sql: &str) -> Result<Vec<String>, DbErr> {
-    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await?
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0))
-        .collect()
 }
 
 /// Two tenants provisioned by the application itself (runtime role, owner role through

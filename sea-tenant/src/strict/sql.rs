@@ -24,7 +24,8 @@ pub(crate) const SAVE_ROLE: &str = "SELECT pg_catalog.set_config('sea_tenant.sav
 pub(crate) const RESTORE_ROLE: &str = "SELECT pg_catalog.set_config('role', \
      pg_catalog.current_setting('sea_tenant.saved_role'), true)";
 
-/// The tenant role exists (created `NOLOGIN` if missing; a concurrent creator from another
+/// The tenant role exists (created `login` (`LOGIN` or `NOLOGIN`) if missing, altered to
+/// `LOGIN` when it must log in; a concurrent creator from another
 /// database of the cluster is not an error), the runtime role may become it, it is a member of
 /// `shared` (what scopes may do on shared tables), and it
 /// holds exactly the row privileges on the schema `tenant`: its tables and sequences now, and
@@ -36,16 +37,28 @@ pub(crate) fn grant_tenant_role(
     owner: &str,
     runtime: &str,
     shared: &str,
+    login: &str,
 ) -> Vec<String> {
     let schema = tenant.quoted();
     let quoted = quote_ident(role);
+    // A role from before `with_login_roles` (NOLOGIN) is given LOGIN; never the reverse, which
+    // would lock out a worker connection of another database of the cluster.
+    let existing = if login == "LOGIN" {
+        format!(
+            "ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = {literal}) \
+             THEN ALTER ROLE {quoted} LOGIN; ",
+            literal = quote_literal(role),
+        )
+    } else {
+        String::new()
+    };
     vec![
         format!(
             "DO $sea_tenant_role$ BEGIN \
              IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN \
-             BEGIN CREATE ROLE {quoted} NOLOGIN; \
+             BEGIN CREATE ROLE {quoted} {login}; \
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END; \
-             END IF; END $sea_tenant_role$",
+             {existing}END IF; END $sea_tenant_role$",
             literal = quote_literal(role),
         ),
         format!("GRANT {quoted} TO {}", quote_ident(runtime)),
@@ -109,6 +122,31 @@ pub(crate) fn adopt_schema(tenant: &TenantName, owner: &str) -> String {
         owner = quote_literal(owner),
         relations = relations_in(tenant),
     )
+}
+
+/// On Citus, as a superuser: a throw-away distributed schema with a table owned by `owner`,
+/// dropped at once, so that Citus records `owner` as a distributed object of this database,
+/// sent to every worker through Citus's superuser connection. Citus sends a role it has not
+/// recorded along with the first table that depends on it, and as the *current* role when
+/// something else it sends was made in the same transaction (a tenant's schema, made as the
+/// owner role); re-sending an existing role that way fails: "must be superuser to alter
+/// superuser roles".
+pub(crate) fn distribute_owner(owner: &str) -> Vec<String> {
+    const PROBE: &str = "sea_tenant_setup_probe";
+    let owner = quote_ident(owner);
+    // Statement by statement, each its own transaction: inside one, Citus does not record the
+    // role.
+    vec![
+        format!("DROP SCHEMA IF EXISTS {PROBE} CASCADE"),
+        format!("CREATE SCHEMA {PROBE} AUTHORIZATION {owner}"),
+        format!(
+            "SELECT citus_schema_distribute('{PROBE}') WHERE NOT EXISTS \
+             (SELECT 1 FROM pg_dist_schema WHERE schemaid = '{PROBE}'::regnamespace)"
+        ),
+        format!("CREATE TABLE {PROBE}.probe ()"),
+        format!("ALTER TABLE {PROBE}.probe OWNER TO {owner}"),
+        format!("DROP SCHEMA {PROBE} CASCADE"),
+    ]
 }
 
 /// Renames the tenant role with its schema (a no-op where the old role does not exist: a
@@ -204,7 +242,8 @@ mod tests {
     #[test]
     fn grants_quote_every_name_and_cover_later_tables() {
         let tenant = TenantName::new("org_7").expect("valid");
-        let sql = grant_tenant_role(&tenant, "t_org_7", "own\"er", "app", "grp").join(";\n");
+        let sql =
+            grant_tenant_role(&tenant, "t_org_7", "own\"er", "app", "grp", "NOLOGIN").join(";\n");
         assert!(sql.contains(r#"CREATE ROLE "t_org_7" NOLOGIN;"#), "{sql}");
         assert!(sql.contains(r#"GRANT "grp" TO "t_org_7""#), "{sql}");
         assert!(sql.contains(r#"GRANT "t_org_7" TO "app""#), "{sql}");
@@ -219,6 +258,13 @@ mod tests {
         assert!(
             !sql.contains("TRUNCATE") && !sql.contains("CREATE ON"),
             "{sql}"
+        );
+        assert!(!sql.contains("ALTER ROLE"), "{sql}");
+        let login = grant_tenant_role(&tenant, "t_org_7", "o", "app", "grp", "LOGIN").join(";");
+        assert!(login.contains(r#"CREATE ROLE "t_org_7" LOGIN;"#), "{login}");
+        assert!(
+            login.contains(r#"THEN ALTER ROLE "t_org_7" LOGIN;"#),
+            "{login}"
         );
         assert_eq!(set_local_role("t_x"), r#"SET LOCAL ROLE "t_x""#);
         assert!(rename_role("a", "b").contains(r#"ALTER ROLE "a" RENAME TO "b""#));
