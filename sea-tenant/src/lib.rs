@@ -74,13 +74,17 @@
 //! The example application in `examples/saas` shows the whole picture: public and tenant
 //! migration crates, organizations that own tenants, and the deploy commands.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 pub mod citus;
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 #[cfg(feature = "codegen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "codegen")))]
 pub mod codegen;
 mod error;
 pub mod events;
@@ -93,6 +97,7 @@ pub mod strict;
 mod tenant_sql;
 pub mod tenants;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use error::{ConnectError, DbError, Error, Result};
