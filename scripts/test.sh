@@ -13,6 +13,9 @@ cargo build -q -p sea-tenant --no-default-features
 for feature in axum codegen cli testing; do
   cargo build -q -p sea-tenant --no-default-features --features "$feature"
 done
+# sea-tenant/src keeps its layers (ARCHITECTURE.md): no import points up, no new module cycle,
+# no new file over 500 lines.
+python3 scripts/check-layers.py
 # An app with sea-orm's sqlx-sqlite and sqlx-postgres next to sea-tenant must build.
 CARGO_TARGET_DIR=target/sqlite-app cargo check -q --manifest-path .ci/sqlite-app/Cargo.toml
 # The published crates ship their sources, manifest, README and licence texts only: no tests,
