@@ -36,21 +36,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 
-use crate::{Error, Result, TenantName, provision, tenant_sql};
+use crate::{Error, Result, TenantName, tenant_sql, tenants};
 
-/// Whether tenant schemas are created as Citus distributed schemas (see [`set_distribution`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Distribution {
-    /// On a database with the `citus` extension, distributed; elsewhere, plain schemas.
-    #[default]
-    Detect,
-    /// Always plain schemas, also on Citus (a database-wide
-    /// `citus.enable_schema_based_sharding` still applies).
-    Never,
-    /// Distributed, and creating a tenant on a database without Citus fails: for deployments
-    /// that must never silently fall back to one server.
-    Require,
-}
+pub use crate::tenant_sql::Distribution;
 
 static DISTRIBUTION: AtomicU8 = AtomicU8::new(0);
 
@@ -174,27 +162,6 @@ pub async fn tenant_node<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Res
         .map_err(Error::tenant_db(tenant))
 }
 
-/// Fills in each tenant's node in a `status` report, on Citus (two queries on the
-/// coordinator's metadata; one elsewhere). A failure to read them is a warning of the report.
-pub(crate) async fn add_nodes(db: &sea_orm::DatabaseConnection, report: &mut crate::Report) {
-    let nodes = match is_citus(db).await {
-        Ok(true) => tenant_nodes(db).await,
-        Ok(false) => return,
-        Err(e) => Err(e),
-    };
-    match nodes {
-        Ok(nodes) => {
-            let nodes: std::collections::HashMap<String, Node> = nodes.into_iter().collect();
-            for line in &mut report.tenants {
-                line.node = nodes.get(&line.tenant).cloned();
-            }
-        }
-        Err(e) => report
-            .warnings
-            .push(format!("the tenants' Citus nodes could not be read: {e}")),
-    }
-}
-
 /// How [`move_tenant`] copies a tenant's tables (Citus's `citus.shard_transfer_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransferMode {
@@ -248,7 +215,7 @@ pub async fn move_tenant<C: ConnectionTrait>(
     to: &Node,
     mode: TransferMode,
 ) -> Result<()> {
-    if !provision::schema_exists(db, tenant).await? {
+    if !tenants::schema_exists(db, tenant).await? {
         return Err(Error::MissingSchema {
             tenant: tenant.clone(),
         });

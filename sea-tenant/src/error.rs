@@ -179,7 +179,7 @@ pub enum Error {
     /// A strict-mode setting is invalid, or the database cannot be put in strict mode; see
     /// [`strict`](crate::strict).
     #[error(transparent)]
-    Strict(#[from] crate::strict::StrictError),
+    Strict(#[from] crate::roles::StrictError),
 
     /// Preparing the database for strict mode ([`strict::setup`](crate::strict::setup))
     /// failed; the steps before the failing one stay done (each is idempotent: rerun it).

@@ -14,7 +14,6 @@ mod progress;
 mod report;
 mod stop;
 mod tenant;
-pub(crate) mod version_table;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,10 +27,10 @@ use crate::tenants::TenantRow;
 use crate::{AllTenants, Error, Result, TenantName};
 use fleet::Listing;
 
+pub use crate::tenant_sql::DEFAULT_VERSION_TABLE;
 pub use progress::Progress;
 pub use report::{MigrationState, Operation, Outcome, Report, TenantReport};
 pub use stop::CIRCUIT_BREAKER_FAILURES;
-pub use version_table::DEFAULT_VERSION_TABLE;
 
 /// The default number of tenants migrated at once.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -352,7 +351,7 @@ impl TenantMigrator {
         };
         let mut report = self.run_fleet(operation, listing).await;
         if operation == Operation::Status {
-            crate::citus::add_nodes(&self.db, &mut report).await;
+            report::add_citus_nodes(&self.db, &mut report).await;
         }
         Ok(report)
     }

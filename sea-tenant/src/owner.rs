@@ -146,7 +146,8 @@ use sea_orm::{
     QueryTrait,
 };
 
-pub use migrations::{MigrationSet, migrations_of, register_migrations};
+pub use crate::provision::MigrationSet;
+pub use migrations::{migrations_of, register_migrations};
 pub use sea_tenant_macros::{hooks, tenant};
 pub use template::{IdentifierTemplate, RenderedName};
 

@@ -59,10 +59,9 @@
 
 use std::sync::Mutex;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr};
 use sea_orm_migration::MigratorTrait;
 
-use crate::owner::MigrationSet;
 use crate::tenant_sql::{
     self, Creation, DUPLICATE_SCHEMA, MISSING_SCHEMA, ROW_CHANGED, ROW_GONE, sqlstate,
 };
@@ -71,11 +70,14 @@ use plan::Plan;
 
 mod concrete;
 mod live;
+mod migration_set;
 mod plan;
 mod recorder;
 mod script;
 mod top_level;
 
+pub use crate::tenants::schema_exists;
+pub use migration_set::MigrationSet;
 pub use script::MigrationScript;
 
 /// The cached data stays valid even if a thread panicked while holding the lock.
@@ -333,31 +335,5 @@ fn classify(err: DbErr, from: &TenantName, to: &TenantName) -> Error {
             tenant: from.clone(),
             source,
         }),
-    }
-}
-
-/// Whether the schema `tenant` exists (as seen by `db`'s transaction, if any).
-///
-/// ```no_run
-/// use sea_tenant::{TenantName, provision};
-///
-/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
-/// let exists = provision::schema_exists(db, &TenantName::new("org_7")?).await?;
-/// # Ok(()) }
-/// ```
-pub async fn schema_exists<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<bool> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("SELECT {}", tenant_sql::schema_exists("$1")),
-            [tenant.as_str().into()],
-        ))
-        .await
-        .map_err(Error::tenant_db(tenant))?;
-    match row {
-        Some(row) => Ok(row
-            .try_get_by_index::<bool>(0)
-            .map_err(Error::tenant_db(tenant))?),
-        None => Ok(false),
     }
 }

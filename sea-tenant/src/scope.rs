@@ -98,6 +98,7 @@ use crate::{TenantName, tenant_sql};
 use conn::ScopedConn;
 pub use error::ScopeError;
 pub use in_transaction::TransactionScope;
+use inline::is_plain_select;
 use screen::Screen;
 use sql::ScopeSql;
 pub use stream::TenantStream;
@@ -340,24 +341,6 @@ impl TenantScope {
     }
 }
 
-/// Whether `sql` is a `SELECT` that takes no row locks, so a read-only transaction runs it
-/// unchanged. Anything unsure counts as a write: that path is always correct, only slower.
-fn is_plain_select(sql: &str) -> bool {
-    let bytes = sql.trim_start().as_bytes();
-    let starts = bytes.len() > 6
-        && bytes[..6].eq_ignore_ascii_case(b"select")
-        && bytes[6].is_ascii_whitespace();
-    starts
-        && !contains_ignore_ascii_case(bytes, b" for ")
-        && !contains_ignore_ascii_case(bytes, b"\nfor ")
-}
-
-fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
 #[async_trait::async_trait]
 impl ConnectionTrait for TenantScope {
     fn get_database_backend(&self) -> DbBackend {
@@ -497,28 +480,5 @@ impl TransactionTrait for TenantScope {
             .await
             .map_err(TransactionError::Connection)?;
         transaction::run(txn, callback).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_plain_selects() {
-        assert!(is_plain_select(
-            r#"SELECT "post"."id" FROM "post" WHERE "post"."id" = $1"#
-        ));
-        assert!(is_plain_select("  select\n1"));
-        assert!(!is_plain_select("SELECT * FROM post FOR UPDATE"));
-        assert!(!is_plain_select("select * from post\nfor share"));
-        assert!(!is_plain_select(
-            "INSERT INTO post (title) VALUES ($1) RETURNING id"
-        ));
-        assert!(!is_plain_select(
-            "WITH x AS (DELETE FROM post RETURNING id) SELECT id FROM x"
-        ));
-        assert!(!is_plain_select("SELECTED"));
-        assert!(!is_plain_select("sel"));
     }
 }

@@ -7,7 +7,9 @@
 use async_trait::async_trait;
 use std::future::Future;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+
+use crate::{Error, Result, TenantName, tenant_sql};
 
 /// The source of tenant schema names for a [`TenantMigrator`](crate::TenantMigrator).
 ///
@@ -121,5 +123,31 @@ struct Fixed(Vec<String>);
 impl AllTenants for Fixed {
     async fn all_tenants(&self, _db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
         Ok(self.0.clone())
+    }
+}
+
+/// Whether the schema `tenant` exists (as seen by `db`'s transaction, if any).
+///
+/// ```no_run
+/// use sea_tenant::{TenantName, provision};
+///
+/// # async fn demo(db: &sea_orm::DatabaseConnection) -> sea_tenant::Result<()> {
+/// let exists = provision::schema_exists(db, &TenantName::new("org_7")?).await?;
+/// # Ok(()) }
+/// ```
+pub async fn schema_exists<C: ConnectionTrait>(db: &C, tenant: &TenantName) -> Result<bool> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {}", tenant_sql::schema_exists("$1")),
+            [tenant.as_str().into()],
+        ))
+        .await
+        .map_err(Error::tenant_db(tenant))?;
+    match row {
+        Some(row) => Ok(row
+            .try_get_by_index::<bool>(0)
+            .map_err(Error::tenant_db(tenant))?),
+        None => Ok(false),
     }
 }

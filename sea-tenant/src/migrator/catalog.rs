@@ -9,10 +9,10 @@ use futures::TryStreamExt;
 use sea_orm::sqlx::{self, AssertSqlSafe, Either};
 use sea_orm::{DatabaseConnection, DatabaseConnectionType, DbErr, QueryResult, RuntimeErr};
 
-use super::version_table::VersionTable;
 use crate::TenantName;
 use crate::name::quote_literal;
 use crate::strict::Strict;
+use crate::tenant_sql::VersionTable;
 
 /// A statement that names ~4,300 tables fails with "out of shared memory" under the default
 /// `max_locks_per_transaction`; one table per tenant, 500 per statement, stays well clear.

@@ -23,7 +23,7 @@ use super::catalog::{CompleteSet, TenantState, TenantWork, load_catalog, load_ve
 use super::connection::{WorkerConn, is_connection_db_err, is_connection_error};
 use super::report::{Operation, Outcome, Report, TenantReport};
 use super::stop::Stop;
-use super::version_table::expected_fingerprint_sql;
+use crate::tenant_sql::expected_fingerprint_sql;
 use crate::{Error, TenantName};
 
 /// The largest batch of tenants whose state is read together.

@@ -5,7 +5,7 @@
 //! [`TenantMigrator::lock_retries`](crate::TenantMigrator::lock_retries) times; then the
 //! tenant fails with "lock timeout" and the sessions that hold locks on its tables (from
 //! `pg_locks` and `pg_stat_activity`), and the run carries on with the others. The tenant lock
-//! itself is in `tenant_sql.rs`.
+//! itself is in `tenant_sql/lock.rs`.
 
 use std::time::Duration;
 

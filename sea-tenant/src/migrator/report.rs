@@ -336,6 +336,28 @@ impl fmt::Display for Report {
     }
 }
 
+/// Fills in each tenant's node in a `status` report, on Citus (two queries on the
+/// coordinator's metadata; one elsewhere). A failure to read them is a warning of the report.
+pub(crate) async fn add_citus_nodes(db: &sea_orm::DatabaseConnection, report: &mut Report) {
+    let nodes = match crate::citus::is_citus(db).await {
+        Ok(true) => crate::citus::tenant_nodes(db).await,
+        Ok(false) => return,
+        Err(e) => Err(e),
+    };
+    match nodes {
+        Ok(nodes) => {
+            let nodes: std::collections::HashMap<String, crate::citus::Node> =
+                nodes.into_iter().collect();
+            for line in &mut report.tenants {
+                line.node = nodes.get(&line.tenant).cloned();
+            }
+        }
+        Err(e) => report
+            .warnings
+            .push(format!("the tenants' Citus nodes could not be read: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,8 +34,8 @@ use super::catalog::TenantState;
 use super::connection::is_connection_error;
 use super::lock::{blockers, is_lock_timeout, lock_timeout_sql, retry_pause};
 use super::report::{MigrationState, Operation, Outcome};
-use super::version_table::VersionTable;
 use super::{NamedMigration, TenantMigrator};
+use crate::tenant_sql::VersionTable;
 use crate::{Error, Result, TenantName, citus, tenant_sql};
 
 /// Which way a migration runs.
@@ -209,11 +209,11 @@ impl<'a> TenantTransactions<'a> {
                 // A tenant from before strict mode: handed to the owner role first, by the
                 // migrating login.
                 sql += "; ";
-                sql += &crate::strict::sql::adopt_schema(self.tenant, strict.owner_role());
+                sql += &crate::tenant_sql::role::adopt_schema(self.tenant, strict.owner_role());
             }
             // The owner role owns the schema and everything migrations create in it.
             sql += "; ";
-            sql += &crate::strict::sql::set_local_role(strict.owner_role());
+            sql += &crate::tenant_sql::role::set_local_role(strict.owner_role());
         }
         if !durable {
             // Only this transaction's commit stops waiting for the WAL flush; it stays atomic,
@@ -223,7 +223,7 @@ impl<'a> TenantTransactions<'a> {
         }
         if !self.state.schema_exists {
             sql += "; ";
-            sql += &tenant_sql::create_schema_if_missing(self.tenant);
+            sql += &tenant_sql::create_schema_if_missing(self.tenant, crate::citus::distribution());
         }
         if let Some(strict) = &self.migrator.strict
             && (!self.state.schema_exists || self.state.lacks_role)
@@ -457,7 +457,7 @@ impl<'a> TenantTransactions<'a> {
         let mut sql = format!(
             "{}; {}",
             tenant_sql::drop_schema(self.tenant),
-            tenant_sql::create_schema(self.tenant)
+            tenant_sql::create_schema(self.tenant, crate::citus::distribution())
         );
         if let Some(strict) = &self.migrator.strict {
             // The role outlives the dropped schema; its grants on the new one are new.

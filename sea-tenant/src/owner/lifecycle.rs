@@ -182,7 +182,7 @@ where
         // The tenant's lock first, as everywhere (see `tenant_sql.rs`); in strict mode the
         // caller's role is stashed before the block becomes the owner for the drop.
         let stash = if strict.is_some() {
-            format!("{};\n", crate::strict::sql::SAVE_ROLE)
+            format!("{};\n", crate::tenant_sql::role::SAVE_ROLE)
         } else {
             String::new()
         };

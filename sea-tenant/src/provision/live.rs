@@ -19,9 +19,10 @@ use sea_orm_migration::SchemaManager;
 use super::classify;
 use super::concrete::{self, Concrete};
 use super::plan::LiveSet;
-use crate::migrator::version_table::VersionTable;
+use crate::tenant_sql::DEFAULT_VERSION_TABLE;
+use crate::tenant_sql::VersionTable;
 use crate::tenant_sql::{self, Creation};
-use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
+use crate::{Error, Result, TenantName};
 
 /// Provisions `tenant` on `db` by running `live`'s migrations (see the module docs).
 pub(super) async fn provision<C: ConnectionTrait>(
@@ -64,7 +65,13 @@ async fn apply(
 ) -> Result<()> {
     let strict = crate::strict::current();
     txn.execute_unprepared(
-        &tenant_sql::provisioning_prologue(tenant, creation, strict.as_deref()).join(";\n"),
+        &tenant_sql::provisioning_prologue(
+            tenant,
+            creation,
+            crate::citus::distribution(),
+            strict.as_deref(),
+        )
+        .join(";\n"),
     )
     .await
     .map_err(|e| classify(e, tenant, tenant))?;

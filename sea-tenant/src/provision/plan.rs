@@ -12,9 +12,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use sea_orm_migration::SchemaManager;
 
+use super::MigrationSet;
 use super::script::{MigrationScript, Step};
 use super::{lock, recorder};
-use crate::owner::MigrationSet;
 use crate::{DbError, Error, Result};
 
 /// How a migration set provisions a tenant.

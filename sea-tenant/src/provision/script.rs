@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use sea_orm_migration::MigratorTrait;
 
+use super::MigrationSet;
 use super::plan::{self, Plan};
 use super::{dollar_tag, push};
-use crate::migrator::version_table::VersionTable;
 use crate::name::quote_literal;
-use crate::owner::MigrationSet;
+use crate::tenant_sql::DEFAULT_VERSION_TABLE;
+use crate::tenant_sql::VersionTable;
 use crate::tenant_sql::{self, Creation};
-use crate::{DEFAULT_VERSION_TABLE, Result, TenantName};
+use crate::{Result, TenantName};
 
 /// The SQL of a migration set, as rendered by [`MigrationScript::of`].
 #[derive(Debug, Clone)]
@@ -77,8 +78,12 @@ impl MigrationScript {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let strict = crate::strict::current();
         let mut sql = String::new();
-        for statement in tenant_sql::provisioning_prologue(tenant, Creation::New, strict.as_deref())
-        {
+        for statement in tenant_sql::provisioning_prologue(
+            tenant,
+            Creation::New,
+            crate::citus::distribution(),
+            strict.as_deref(),
+        ) {
             push(&mut sql, &statement);
         }
         for step in &self.steps {
@@ -106,9 +111,12 @@ impl MigrationScript {
         let table = VersionTable::new(tenant, DEFAULT_VERSION_TABLE);
         let strict = crate::strict::current();
         let mut sql = String::new();
-        for statement in
-            tenant_sql::provisioning_prologue(tenant, Creation::Ensure { guard }, strict.as_deref())
-        {
+        for statement in tenant_sql::provisioning_prologue(
+            tenant,
+            Creation::Ensure { guard },
+            crate::citus::distribution(),
+            strict.as_deref(),
+        ) {
             push(&mut sql, &statement);
         }
         // The pending check has to happen inside the script (not by reading the version table

@@ -32,9 +32,10 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use tracing::debug;
 
 use super::{MigrationScript, classify, dollar_tag, push};
-use crate::migrator::version_table::VersionTable;
+use crate::tenant_sql::DEFAULT_VERSION_TABLE;
+use crate::tenant_sql::VersionTable;
 use crate::tenant_sql::{self, Creation, TENANT_CHANGED, sqlstate};
-use crate::{DEFAULT_VERSION_TABLE, Error, Result, TenantName};
+use crate::{Error, Result, TenantName};
 
 /// How many times the plan is read again after another caller changed the tenant.
 const ATTEMPTS: u32 = 5;
@@ -154,7 +155,12 @@ impl MigrationScript {
         let creation = Creation::Ensure {
             guard: &guard_then_check,
         };
-        for statement in tenant_sql::provisioning_prologue(tenant, creation, strict.as_deref()) {
+        for statement in tenant_sql::provisioning_prologue(
+            tenant,
+            creation,
+            crate::citus::distribution(),
+            strict.as_deref(),
+        ) {
             push(&mut sql, &statement);
         }
         for step in &self.steps {

@@ -111,6 +111,24 @@ fn string_literal(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// Whether `sql` is a `SELECT` that takes no row locks, so a read-only transaction runs it
+/// unchanged. Anything unsure counts as a write: that path is always correct, only slower.
+pub(super) fn is_plain_select(sql: &str) -> bool {
+    let bytes = sql.trim_start().as_bytes();
+    let starts = bytes.len() > 6
+        && bytes[..6].eq_ignore_ascii_case(b"select")
+        && bytes[6].is_ascii_whitespace();
+    starts
+        && !contains_ignore_ascii_case(bytes, b" for ")
+        && !contains_ignore_ascii_case(bytes, b"\nfor ")
+}
+
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +231,23 @@ mod tests {
             prop_assert_eq!(read, raw);
             prop_assert_eq!(rest, "::text");
         }
+    }
+
+    #[test]
+    fn classifies_plain_selects() {
+        assert!(is_plain_select(
+            r#"SELECT "post"."id" FROM "post" WHERE "post"."id" = $1"#
+        ));
+        assert!(is_plain_select("  select\n1"));
+        assert!(!is_plain_select("SELECT * FROM post FOR UPDATE"));
+        assert!(!is_plain_select("select * from post\nfor share"));
+        assert!(!is_plain_select(
+            "INSERT INTO post (title) VALUES ($1) RETURNING id"
+        ));
+        assert!(!is_plain_select(
+            "WITH x AS (DELETE FROM post RETURNING id) SELECT id FROM x"
+        ));
+        assert!(!is_plain_select("SELECTED"));
+        assert!(!is_plain_select("sel"));
     }
 }

@@ -54,7 +54,7 @@ impl ScopeSql {
         let mut set_path = tenant_sql::set_local_search_path(&search_path);
         if let Some(role) = &role {
             set_path.push_str("; ");
-            set_path.push_str(&crate::strict::sql::set_local_role(role));
+            set_path.push_str(&crate::tenant_sql::role::set_local_role(role));
         }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         search_path.hash(&mut hasher);
