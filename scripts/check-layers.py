@@ -102,7 +102,8 @@ def main():
             continue
         if layer.get(a, 0) < layer.get(b, 0):
             problems.append(
-                f"{a} ({LAYERS[layer[a]][0]}) uses {b} ({LAYERS[layer[b]][0]}): imports point down"
+                f"{a} ({LAYERS[layer[a]][0]}) uses {b} ({LAYERS[layer[b]][0]}): this import "
+                "points up (a module may use its own layer and those below)"
             )
 
     graph = {}
