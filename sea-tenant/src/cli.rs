@@ -37,7 +37,9 @@
 //! The exit code is
 //! - 0 when every tenant succeeded;
 //! - 1 when any failed, is missing or was skipped (they are listed on stderr);
-//! - 2 for a usage error, a `--tenant` that `all_tenants` does not list, or a connection
+//! - 2 for a usage error, a `--tenant` that `all_tenants` does not list, `fresh`, `reset` or
+//!   `refresh` over every tenant not confirmed (`--all-tenants`, or the number of tenants typed
+//!   at the terminal's prompt; nothing is done), or a connection
 //!   error: the server cannot be reached before any tenant is touched (a [`ConnectError`],
 //!   whose message names `user@host:port/database`). That is a refused connection, no answer
 //!   within the connect timeout (a silent server, a connection that never completes), or the
@@ -226,7 +228,7 @@ where
         runner = runner.strict(strict.clone());
     }
     let strict = runner.strict_config();
-    let runner = runner
+    let mut runner = runner
         .version_table(cli.version_table.clone())
         .concurrency(cli.concurrency)
         .fail_fast(cli.fail_fast)
@@ -237,8 +239,18 @@ where
         .connect_timeout(connect_timeout)
         .only(cli.tenants.clone())
         .except(cli.except.clone())
+        .confirm_all_tenants(cli.all_tenants)
         .progress(Arc::new(CliProgress::new()));
-    let result = runner.run_operation(operation).await;
+    let mut result = runner.run_operation(operation).await;
+    if let Err(Error::AllTenantsNotConfirmed {
+        operation: name,
+        tenants,
+    }) = &result
+        && confirmed_on_terminal(name, *tenants)
+    {
+        runner = runner.confirm_all_tenants(true);
+        result = runner.run_operation(operation).await;
+    }
     let apart = match (&result, &strict) {
         (Ok(report), Some(strict)) if operation == Operation::Status => {
             kept_apart(&db, strict, report).await
@@ -257,11 +269,36 @@ where
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                Error::NotListed { .. } | Error::Connect(_) => 2,
+                Error::NotListed { .. }
+                | Error::Connect(_)
+                | Error::AllTenantsNotConfirmed { .. } => 2,
                 _ => 1,
             }
         }
     }
+}
+
+/// Asks on the terminal whether `operation` may touch all `tenants` tenants: the answer must be
+/// that number. `false` at once when stdin or stderr is not a terminal (a script must say
+/// `--all-tenants`).
+fn confirmed_on_terminal(operation: &str, tenants: usize) -> bool {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return false;
+    }
+    eprint!(
+        "{operation} would touch every tenant: {tenants} tenant(s). \
+         Type {tenants} to go on, anything else to stop: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    let confirmed = answer.trim() == tenants.to_string();
+    if !confirmed {
+        eprintln!("stopped: nothing was done");
+    }
+    confirmed
 }
 
 /// Parses a duration: a number with a unit (`ms`, `s`, `m`, `h`), or bare seconds.

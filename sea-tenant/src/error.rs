@@ -172,6 +172,20 @@ pub enum Error {
         tenant: String,
     },
 
+    /// `fresh`, `reset` or `refresh` was asked for every tenant without the explicit choice
+    /// ([`TenantMigrator::confirm_all_tenants`](crate::TenantMigrator::confirm_all_tenants),
+    /// the CLI's `--all-tenants` or its prompt): nothing was done.
+    #[error(
+        "{operation} would touch every tenant ({tenants} tenant(s)) and was not confirmed: \
+         select tenants (--tenant) or confirm all of them (--all-tenants)"
+    )]
+    AllTenantsNotConfirmed {
+        /// The operation, as the report names it (`fresh`, `reset`, `refresh`).
+        operation: String,
+        /// How many tenants it would have touched.
+        tenants: usize,
+    },
+
     /// The `all_tenants` callback failed.
     #[error("listing tenants failed: {}", DbError(.0))]
     AllTenants(#[source] DbErr),

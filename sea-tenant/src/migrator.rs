@@ -103,6 +103,7 @@ pub struct TenantMigrator {
     connect_timeout: Duration,
     only: Vec<String>,
     except: Vec<String>,
+    all_tenants_confirmed: bool,
     progress: Option<Arc<dyn Progress>>,
     /// Strict mode (see [`crate::strict`]): taken from [`strict::current`](crate::strict::current)
     /// when the migrator is made.
@@ -168,6 +169,7 @@ impl TenantMigrator {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             only: Vec::new(),
             except: Vec::new(),
+            all_tenants_confirmed: false,
             progress: None,
             strict: crate::strict::current(),
         }
@@ -244,6 +246,22 @@ impl TenantMigrator {
     /// Only run for these tenants (they must be listed by `all_tenants`).
     pub fn only<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tenants: I) -> Self {
         self.only = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Lets [`fresh`](Self::fresh), [`reset`](Self::reset) and [`refresh`](Self::refresh) run
+    /// over every tenant `all_tenants` lists. Without it, and without an [`only`](Self::only)
+    /// selection, they do nothing and fail with [`Error::AllTenantsNotConfirmed`], which says
+    /// how many tenants they would have touched: dropping every customer's data must be asked
+    /// for, never a default.
+    ///
+    /// ```no_run
+    /// # async fn demo(migrator: sea_tenant::TenantMigrator) -> sea_tenant::Result<()> {
+    /// let report = migrator.confirm_all_tenants(true).fresh().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn confirm_all_tenants(mut self, confirmed: bool) -> Self {
+        self.all_tenants_confirmed = confirmed;
         self
     }
 
@@ -340,6 +358,17 @@ impl TenantMigrator {
             }
         }
         let tenants = self.select(listed)?;
+        let destructive = matches!(
+            operation,
+            Operation::Fresh | Operation::Reset | Operation::Refresh
+        );
+        if destructive && self.only.is_empty() && !self.all_tenants_confirmed && !tenants.is_empty()
+        {
+            return Err(Error::AllTenantsNotConfirmed {
+                operation: operation.to_string(),
+                tenants: tenants.len(),
+            });
+        }
         if !self.only.is_empty() {
             // Only named tenants were asked for; a bad row is none of them.
             bad_rows.clear();

@@ -147,6 +147,89 @@ async fn a_failing_tenant_gives_a_non_zero_exit_and_is_listed() {
     );
 }
 
+/// `command` through the binary on a pseudo-terminal (util-linux `script`), `answer` typed at
+/// its prompt; returns the exit code and everything the terminal showed.
+fn on_terminal(url: &str, command: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let line = format!("{} {command}", env!("CARGO_BIN_EXE_tenant_migration"));
+    let mut child = Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .env("DATABASE_URL", url)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tenant_migration under script");
+    // Typed once the prompt is up: `script` forwards it to the terminal the binary reads.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("{answer}\n").as_bytes())
+        .expect("type the answer");
+    drop(stdin);
+    let out = child.wait_with_output().expect("script");
+    (
+        out.status.code(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+/// Whether the row `marker` is still in `org_acme.project`.
+async fn marker_kept(t: &TestDb) -> bool {
+    !strings(
+        &t.db,
+        "SELECT name FROM org_acme.project WHERE name = 'marker'",
+    )
+    .await
+    .is_empty()
+}
+
+#[tokio::test]
+async fn fresh_over_every_tenant_needs_consent() {
+    let t = app_db("cli_consent", &["acme", "globex"]).await;
+    assert_eq!(tenant_cli(&t.url, &["up"]).status.code(), Some(0));
+    t.db.execute_unprepared("INSERT INTO org_acme.project (name) VALUES ('marker')")
+        .await
+        .expect("marker row");
+
+    // Not a terminal: refused with exit 2, the count and the flag named, nothing dropped.
+    for command in ["fresh", "reset", "refresh"] {
+        let out = tenant_cli(&t.url, &[command]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{command} would touch every tenant (2 tenant(s))"))
+                && stderr.contains("--all-tenants"),
+            "{command}: {stderr}"
+        );
+        assert!(marker_kept(&t).await, "{command} dropped data unconfirmed");
+    }
+    // A selection needs no consent.
+    let one = tenant_cli(&t.url, &["refresh", "--tenant", "org_globex"]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+
+    // A terminal: asked; a wrong answer stops with nothing done, the count goes on.
+    let (code, shown) = on_terminal(&t.url, "fresh", "3");
+    assert!(
+        shown.contains("fresh would touch every tenant: 2 tenant(s). Type 2 to go on"),
+        "{shown}"
+    );
+    assert_eq!(code, Some(2), "{shown}");
+    assert!(marker_kept(&t).await, "a wrong answer dropped data");
+    let (code, shown) = on_terminal(&t.url, "fresh", "2");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        !marker_kept(&t).await,
+        "fresh confirmed on the terminal ran"
+    );
+
+    // --all-tenants: no question.
+    let out = tenant_cli(&t.url, &["reset", "--all-tenants"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(tables(&t.db, "org_acme").await, [DEFAULT_VERSION_TABLE]);
+}
+
 #[test]
 fn usage_errors_exit_with_two() {
     let out = Command::new(env!("CARGO_BIN_EXE_tenant_migration"))

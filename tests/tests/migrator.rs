@@ -122,7 +122,26 @@ async fn down_on_one_tenant_only_and_status_shows_it() {
     assert_eq!(reset.tenants[0].outcome.rolled_back().len(), 3);
     assert_eq!(tables(&t.db, "org_2").await, [DEFAULT_VERSION_TABLE]);
 
-    let refresh = migrator(&t, &orgs).refresh().await.expect("refresh");
+    // Over every tenant only when asked for: refused, nothing done, the count named.
+    let before = versions(&t.db, "org_2", DEFAULT_VERSION_TABLE).await;
+    let err = migrator(&t, &orgs)
+        .refresh()
+        .await
+        .expect_err("refresh over every tenant without consent");
+    assert!(
+        matches!(&err, Error::AllTenantsNotConfirmed { operation, tenants }
+            if operation == "refresh" && *tenants == orgs.len()),
+        "{err}"
+    );
+    assert_eq!(
+        versions(&t.db, "org_2", DEFAULT_VERSION_TABLE).await,
+        before
+    );
+    let refresh = migrator(&t, &orgs)
+        .confirm_all_tenants(true)
+        .refresh()
+        .await
+        .expect("refresh");
     assert!(refresh.is_success(), "{refresh}");
     for org in &orgs {
         assert_eq!(versions(&t.db, org, DEFAULT_VERSION_TABLE).await, ALL);

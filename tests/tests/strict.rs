@@ -273,7 +273,12 @@ async fn the_migrator_creates_roles_grants_new_tables_and_brings_old_tenants_in(
         "DDL through a scope",
     );
     // `fresh` recreates schema and grants.
-    let report = migrator.fresh().await.expect("fresh");
+    let report = migrator
+        .clone()
+        .confirm_all_tenants(true)
+        .fresh()
+        .await
+        .expect("fresh");
     assert!(report.is_success(), "{report}");
     assert_eq!(
         titles(&w.runtime.tenant(&old), "SELECT title FROM post")

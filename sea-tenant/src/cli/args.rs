@@ -41,6 +41,12 @@ pub struct Cli {
     #[arg(long = "except", value_name = "NAME", global = true)]
     pub except: Vec<String>,
 
+    /// `fresh`, `reset` and `refresh` without `--tenant` touch every tenant: go ahead without
+    /// asking. Without it they ask on a terminal (type the number of tenants) and refuse
+    /// elsewhere, exit code 2, having done nothing.
+    #[arg(long, global = true)]
+    pub all_tenants: bool,
+
     /// How many tenants to migrate at once.
     #[arg(long, default_value_t = crate::DEFAULT_CONCURRENCY, global = true)]
     pub concurrency: usize,
