@@ -142,8 +142,8 @@ use crate::{Error, TenantName, provision};
 use sea_orm::sea_query::{Condition, Expr, IntoCondition};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QuerySelect,
-    QueryTrait,
+    DbErr, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 
 pub use crate::provision::MigrationSet;
@@ -257,9 +257,9 @@ where
     Ok(name)
 }
 
-/// Every owner row's tenant name, rendered from the template and **not** validated (a row
-/// with an empty placeholder value gives the template's bare text): [`tenant_source`] is the
-/// checked listing for the migrator.
+/// Every owner row's tenant name, in primary key order, rendered from the template and **not**
+/// validated (a row with an empty placeholder value gives the template's bare text):
+/// [`tenant_source`] is the checked listing for the migrator.
 ///
 /// ```no_run
 /// # mod organization {
@@ -280,7 +280,7 @@ where
     E: TenantOwner,
     C: ConnectionTrait,
 {
-    Ok(E::find()
+    Ok(by_primary_key::<E>()
         .all(db)
         .await?
         .iter()
@@ -288,8 +288,17 @@ where
         .collect())
 }
 
-/// The owner rows as the tenant source of a [`TenantMigrator`](crate::TenantMigrator) or of
-/// the tenant CLI, so the template is written once, on the entity, not again as SQL. A row
+/// Every owner row, in primary key order: tenants are listed, migrated and reported in the
+/// same order on every run.
+fn by_primary_key<E: TenantOwner>() -> Select<E> {
+    E::PrimaryKey::iter().fold(E::find(), |query, key| {
+        query.order_by_asc(key.into_column())
+    })
+}
+
+/// The owner rows, in primary key order, as the tenant source of a
+/// [`TenantMigrator`](crate::TenantMigrator) or of the tenant CLI, so the template is written
+/// once, on the entity, not again as SQL. A row
 /// whose name is invalid, or has an empty placeholder value, is reported as a failed tenant.
 ///
 /// The tenant migration crate's `main.rs`, which depends on the entity crate (the entity
@@ -342,7 +351,7 @@ impl<E: TenantOwner> crate::AllTenants for OwnerTenants<E> {
     }
 
     async fn tenant_rows(&self, db: &DatabaseConnection) -> Result<Vec<TenantRow>, DbErr> {
-        Ok(E::find()
+        Ok(by_primary_key::<E>()
             .all(db)
             .await?
             .iter()

@@ -681,9 +681,37 @@ mod registration {
 /// The owner entity as the migrator's tenant source.
 mod tenant_source {
     use super::*;
-    use sea_tenant::{Outcome, TenantMigrator};
+    use sea_tenant::{AllTenants, Outcome, TenantMigrator};
     use sea_tenant_tests::fixtures::BlogMigrations;
     use sea_tenant_tests::owner_entities::classic::org_slug;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tenants_are_listed_in_primary_key_order() {
+        let t = setup("own_order").await;
+        // Inserted out of order, and a row updated so that the heap order differs too.
+        for (id, slug) in [(3, "c"), (1, "a"), (2, "b"), (10, "j")] {
+            t.db.execute_unprepared(&format!(
+                "INSERT INTO org_slug (id, slug, name) VALUES ({id}, '{slug}', '{slug}')"
+            ))
+            .await
+            .expect("insert without hooks");
+        }
+        t.db.execute_unprepared("UPDATE org_slug SET name = 'A' WHERE id = 1")
+            .await
+            .expect("update");
+        let expected = ["org_a", "org_b", "org_c", "org_j"];
+        assert_eq!(
+            owner::all_tenants::<org_slug::Entity, _>(&t.db)
+                .await
+                .expect("all_tenants"),
+            expected
+        );
+        let listed = owner::tenant_source::<org_slug::Entity>()
+            .all_tenants(&t.db)
+            .await
+            .expect("tenant_source");
+        assert_eq!(listed, expected);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_row_with_an_empty_value_is_a_failed_tenant_not_the_bare_template() {

@@ -77,7 +77,9 @@ pub(crate) fn render(target: Target, ops: &[Op]) -> String {
 }
 
 /// An empty migration for `target`'s crate, for a change written by hand; its doc comment
-/// says how tables are named there.
+/// says how tables are named there. `up` and `down` are `todo!()`, as sea-orm-cli writes
+/// them: a migration generated and forgotten fails the first run that applies it, in every
+/// tenant, instead of being recorded as applied while doing nothing.
 pub(crate) fn empty(target: Target) -> String {
     let runs_in = match target {
         Target::Tenant => {
@@ -94,10 +96,10 @@ pub(crate) fn empty(target: Target) -> String {
          {runs_in}\n\
          #[async_trait::async_trait]\nimpl MigrationTrait for Migration {{\n    \
              async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {{\n        \
-                 Ok(())\n    \
+                 todo!(\"write this migration's up\")\n    \
              }}\n\n    \
              async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {{\n        \
-                 Ok(())\n    \
+                 todo!(\"write this migration's down\")\n    \
              }}\n\
          }}\n"
     )

@@ -310,6 +310,9 @@ fn an_empty_migration_is_formatted_and_says_where_it_runs() {
     ] {
         let text = render::empty(target);
         assert!(text.contains(runs), "{text}");
+        // Never `Ok(())`: a forgotten migration must not be recorded as applied.
+        assert!(!text.contains("Ok(())"), "{text}");
+        assert_eq!(text.matches("todo!(").count(), 2, "{text}");
         assert_eq!(render::rustfmt(&text).expect("rustfmt"), text);
     }
 }
