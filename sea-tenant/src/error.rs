@@ -1,5 +1,7 @@
 //! The crate's error type.
 
+mod class;
+
 use std::fmt;
 
 use sea_orm::sqlx::{self, postgres::PgDatabaseError};
@@ -7,6 +9,8 @@ use sea_orm::{DbErr, RuntimeErr};
 
 use crate::name::{quote_ident, quote_literal};
 use crate::{NameError, TenantName};
+
+pub use class::ErrorClass;
 
 /// Everything that can go wrong in sea-tenant. Variants about one tenant carry its name,
 /// so a report over thousands of tenants says which one failed and why.

@@ -101,7 +101,7 @@ pub mod tenants;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use error::{ConnectError, DbError, Error, Result};
+pub use error::{ConnectError, DbError, Error, ErrorClass, Result};
 pub use migrator::{
     CIRCUIT_BREAKER_FAILURES, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_RETRIES,
     DEFAULT_LOCK_TIMEOUT, DEFAULT_RECYCLE_AFTER, MigrationState, Operation, Outcome, Progress,

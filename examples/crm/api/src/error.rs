@@ -2,6 +2,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use crm_service::ServiceError;
 use sea_orm::{DbErr, SqlErr};
+use sea_tenant::ErrorClass;
 
 /// A service error as an HTTP answer: the client's mistakes say what was wrong, the server's
 /// stay in the log.
@@ -18,12 +19,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match (&self.0, self.0.tenant_error()) {
             (ServiceError::UnknownOrganization(_), _) => StatusCode::NOT_FOUND,
-            // An invalid slug, or an empty one: the name rule is in the message.
-            (_, Some(sea_tenant::Error::InvalidName(_)))
-            | (_, Some(sea_tenant::Error::EmptyTemplateValue { .. })) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            (_, Some(sea_tenant::Error::SchemaExists { .. })) => StatusCode::CONFLICT,
+            // sea-tenant's own classification; an invalid or empty slug is a form error here.
+            (_, Some(err)) => match err.class() {
+                ErrorClass::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                class => StatusCode::from_u16(class.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            },
             (ServiceError::Db(err), None) if is_unique_violation(err) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
