@@ -9,8 +9,8 @@
 use std::sync::OnceLock;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
-use sea_tenant::TenantName;
 use sea_tenant::strict::{self, Strict};
+use sea_tenant::{TenantName, TenantScope};
 
 use crate::{TestDb, strings};
 
@@ -118,4 +118,25 @@ pub async fn titles(db: &impl ConnectionTrait, sql: &str) -> Result<Vec<String>,
         .iter()
         .map(|row| row.try_get_by_index::<String>(0))
         .collect()
+}
+
+/// In `scope`, another tenant's table (`other`'s `post`) named with its schema is
+/// `permission denied` on every path of a scope: one message, a write, a scope transaction.
+pub async fn qualified_names_are_denied(scope: &TenantScope, other: &TenantName) {
+    let qualified = format!("SELECT title FROM \"{other}\".post");
+    assert_fails_with(
+        titles(scope, &qualified).await,
+        DENIED,
+        "scope, one message",
+    );
+    assert_fails_with(
+        scope
+            .execute_unprepared(&format!("DELETE FROM \"{other}\".post"))
+            .await,
+        DENIED,
+        "scope, write",
+    );
+    let txn = scope.begin().await.expect("begin");
+    assert_fails_with(titles(&txn, &qualified).await, DENIED, "scope transaction");
+    txn.rollback().await.expect("rollback");
 }

@@ -9,7 +9,9 @@ use sea_tenant::scope::ScopeError;
 use sea_tenant::{Outcome, TenantConnectionExt, TenantMigrator, TenantName, provision, tenants};
 use sea_tenant_tests::adversary::PATH_SPELLINGS;
 use sea_tenant_tests::fixtures::{BlogMigrations, BlogV2Migrations};
-use sea_tenant_tests::strict::{DENIED, NOT_FOUND, StrictDb, assert_fails_with, titles};
+use sea_tenant_tests::strict::{
+    DENIED, NOT_FOUND, StrictDb, assert_fails_with, qualified_names_are_denied, titles,
+};
 use sea_tenant_tests::{
     connect, pgbouncer_url, strings, unique_name, url_with_database, url_with_user,
 };
@@ -92,21 +94,7 @@ async fn denied_suite(w: &StrictDb, db: &DatabaseConnection, named: bool) {
         .expect("reset");
 
     // Inside the scope: another tenant's qualified name, on each path.
-    assert_fails_with(
-        titles(&scope, &qualified).await,
-        DENIED,
-        "scope, one message",
-    );
-    assert_fails_with(
-        scope
-            .execute_unprepared(&format!("DELETE FROM \"{b}\".post"))
-            .await,
-        DENIED,
-        "scope, write",
-    );
-    let txn = scope.begin().await.expect("begin");
-    assert_fails_with(titles(&txn, &qualified).await, DENIED, "scope transaction");
-    txn.rollback().await.expect("rollback");
+    qualified_names_are_denied(&scope, &b).await;
 
     // A function that moves the path mid-transaction.
     let txn = scope.begin().await.expect("begin");
